@@ -1,0 +1,55 @@
+"""Clear Books (UK online accounting), platform key `jhch`, over its SOAP API.
+
+The only package that says "clearbooks": the rest of the portal reaches it through
+the registry.
+"""
+
+from django.conf import settings as django_settings
+
+from ..registry import DataType, Frequency, Provider, register
+from .forms import ClearBooksSettingsForm
+
+
+@register
+class ClearBooksProvider(Provider):
+    key = "jhch"
+    name = "Clear Books"
+    category = "Accounting"
+    logo = "integrations/clearbooks/logo.svg"
+    summary = "UK online accounting for small businesses, read over its SOAP API with an API key."
+    setup_template = "integrations/clearbooks/setup.html"
+    link_help_template = "integrations/clearbooks/link_help.html"
+    credentials_label = "Clear Books API key"
+    settings_form = ClearBooksSettingsForm
+    data_types = (
+        DataType("customers", "Customers", "listEntities (type customer)", incremental=True),
+        DataType("suppliers", "Suppliers", "listEntities (type supplier)", incremental=True),
+        DataType("invoices", "Invoices", "listInvoices (sales ledger)", has_amounts=True),
+        DataType("bills", "Bills", "listInvoices (purchases ledger)", has_amounts=True),
+        DataType("chartOfAccounts", "Chart of accounts", "listAccountCodes", frequency=Frequency.WEEKLY),
+        DataType("bankAccounts", "Bank accounts", "listBankAccounts", has_amounts=True),
+        DataType("trackingCategories", "Tracking categories", "listProjects", frequency=Frequency.WEEKLY),
+        DataType("paymentMethods", "Payment methods", "listPaymentMethods", frequency=Frequency.WEEKLY),
+    )
+
+    def wsdl_url(self, settings: dict) -> str:
+        """The environment variable wins over the admin's setting (deployment decides)."""
+        return django_settings.CLEARBOOKS_WSDL_URL or settings.get("wsdl_url") or self.default_settings()["wsdl_url"]
+
+    def validate_credentials(self, settings, credentials):
+        from .client import validate_credentials
+
+        return validate_credentials(
+            self.wsdl_url(settings), credentials["api_key"], timeout=settings.get("timeout", 60)
+        )
+
+    def read(self, settings, credentials, data_type, modified_since=None):
+        from .client import read_pages
+
+        return read_pages(
+            self.wsdl_url(settings),
+            credentials["api_key"],
+            data_type,
+            modified_since=modified_since,
+            timeout=settings.get("timeout", 60),
+        )

@@ -1,0 +1,204 @@
+"""The provider registry: the code behind each integration.
+
+A provider is a package under `integrations/` that knows how to validate credentials
+and read each data type. Integration rows in the database are derived from this
+registry (see `sync_catalogue`), never typed by hand. Code outside a provider package
+asks the registry (`registry.get(key)`) instead of branching on the kind.
+
+Providers know nothing of companies, pull operations or the records database.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+PROVIDERS = [
+    "integrations.clearbooks",
+]
+
+CATEGORIES = ("Accounting", "Banking", "Commerce")
+
+
+class Frequency(enum.StrEnum):
+    NONE = "none"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+FREQUENCY_SECONDS = {
+    Frequency.NONE: None,
+    Frequency.HOURLY: 3600,
+    Frequency.DAILY: 86400,
+    Frequency.WEEKLY: 7 * 86400,
+    Frequency.MONTHLY: 30 * 86400,
+}
+
+
+@dataclass(frozen=True)
+class DataType:
+    """One data type a provider can read, named as Codat names it."""
+
+    name: str  # Codat name, e.g. "invoices"
+    label: str  # for people, e.g. "Invoices"
+    source: str  # where the provider reads it, e.g. "listInvoices (sales ledger)"
+    incremental: bool = False  # True when the provider can read only what changed since a time
+    fetch_on_first_link: bool = True
+    frequency: Frequency = Frequency.DAILY
+    has_amounts: bool = False  # records carry totals/balances worth summing in the browser
+
+
+class CredentialStatus(enum.StrEnum):
+    VALID = "valid"
+    REJECTED = "rejected"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    status: CredentialStatus
+    message: str = ""  # a sentence for people; never contains the credential
+    detail: str = ""  # technical detail for support
+
+
+class ErrorKind(enum.StrEnum):
+    AUTH = "auth"  # the platform rejects the credentials: relink, never retry
+    TRANSIENT = "transient"  # timeouts, connection errors, 5xx, 429 (retried by the client)
+    RATE_LIMIT = "rate_limit"  # the platform throttled us and retries ran out
+    PERMANENT = "permanent"  # any other fault, unparseable or incomplete responses
+    NOT_SUPPORTED = "not_supported"  # the provider cannot read this data type
+
+
+class ProviderError(Exception):
+    """A classified failure talking to a platform.
+
+    `message` is a sentence a support person understands; `detail` is technical.
+    Neither ever holds a credential.
+    """
+
+    def __init__(self, kind: ErrorKind, message: str, detail: str = ""):
+        super().__init__(message)
+        self.kind = ErrorKind(kind)
+        self.message = message
+        self.detail = detail
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.kind.value!r}, {self.message!r})"
+
+
+@dataclass
+class NormalizedRecord:
+    """One record in the small shape the portal stores and shows.
+
+    `attributes` holds every field as received (strings, nested dicts and lists),
+    so nothing is lost by the mapping.
+    """
+
+    id: str
+    number: str = ""
+    name: str = ""
+    issued_on: object = None  # date
+    due_on: object = None  # date
+    modified_at: datetime | None = None
+    total: Decimal | None = None
+    balance: Decimal | None = None  # amount still due
+    currency: str = ""
+    status: str = ""
+    related_id: str = ""  # e.g. the customer of an invoice
+    attributes: dict = field(default_factory=dict)
+
+
+class Provider:
+    """Base class for the code behind one integration.
+
+    Subclasses set the class attributes and implement `validate_credentials` and
+    `read`. Settings are the admin's per-integration settings (a dict validated by
+    `settings_form`); credentials are what the company's user gave (a dict).
+    """
+
+    do_not_call_in_templates = True
+
+    key: str = ""  # 4-character platform key
+    name: str = ""
+    category: str = "Accounting"
+    logo: str = ""  # static path
+    summary: str = ""  # one sentence: what it is
+    setup_template: str = ""  # Manage page: what it needs and how to set it up
+    link_help_template: str = ""  # Link page: how the company's user finds their credentials
+    credentials_label: str = "API key"
+    data_types: tuple[DataType, ...] = ()
+    settings_form = None  # a django Form class for the provider's own settings
+    sensitive_settings: tuple[str, ...] = ()  # settings never shown or audited in clear
+
+    def default_settings(self) -> dict:
+        form = self.settings_form
+        if form is None:
+            return {}
+        return {name: f.initial for name, f in form.base_fields.items()}
+
+    def data_type(self, name: str) -> DataType | None:
+        return next((dt for dt in self.data_types if dt.name == name), None)
+
+    def validate_credentials(self, settings: dict, credentials: dict) -> CredentialCheck:
+        raise NotImplementedError
+
+    def read(
+        self,
+        settings: dict,
+        credentials: dict,
+        data_type: str,
+        modified_since: datetime | None = None,
+    ) -> Iterator[list[NormalizedRecord]]:
+        """Yield pages of records of one data type; one page at a time.
+
+        With `modified_since` (only for data types marked `incremental`) yield only
+        records changed since then. Raises ProviderError, classified.
+        """
+        raise NotImplementedError
+
+    def fingerprint(self, credentials: dict) -> str:
+        """A short, safe-to-show identity for credentials (last 4 characters + hash)."""
+        import hashlib
+
+        secret = "".join(str(credentials[k]) for k in sorted(credentials))
+        digest = hashlib.sha256(secret.encode()).hexdigest()[:8]
+        return f"…{secret[-4:]} · {digest}" if len(secret) >= 12 else f"sha256:{digest}"
+
+    def __repr__(self):
+        return f"<Provider {self.key} {self.name}>"
+
+
+_registry: dict[str, Provider] = {}
+
+
+def register(cls):
+    """Class decorator: instantiate and register a provider under its platform key."""
+    instance = cls()
+    if len(instance.key) != 4:
+        raise ValueError(f"platform key must be 4 characters: {instance.key!r}")
+    _registry[instance.key] = instance
+    return cls
+
+
+def load():
+    import importlib
+
+    for path in PROVIDERS:
+        importlib.import_module(path)
+
+
+def get(key: str) -> Provider:
+    if not _registry:
+        load()
+    return _registry[key]
+
+
+def all_providers() -> list[Provider]:
+    if not _registry:
+        load()
+    return sorted(_registry.values(), key=lambda p: (CATEGORIES.index(p.category), p.name))

@@ -1,0 +1,1 @@
+"""pytest fixtures: browser (filled by the issue that builds it)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: sandbox (filled by the issue that builds it)."""

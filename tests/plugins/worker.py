@@ -1,0 +1,1 @@
+"""pytest fixtures: worker (filled by the issue that builds it)."""
