@@ -65,8 +65,9 @@ class Connection(models.Model):
     )
     linked_at = models.DateTimeField(null=True, blank=True)
 
-    # Link URL: only a hash of the token is stored, so a database reader cannot use it.
-    link_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Link URL token: unguessable (secrets.token_urlsafe), shown on the company page
+    # so support can resend it; it only lets someone submit credentials, never read data.
+    link_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     link_token_created_at = models.DateTimeField(null=True, blank=True)
     link_token_expires_at = models.DateTimeField(null=True, blank=True)
     link_token_used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,67 @@
+"""Queueing pull operations: every entry point (Link flow, schedule, buttons, commands) uses these.
+
+A pull row is created in `Queued` and its django-q2 task is enqueued once the
+transaction commits. The database allows at most one active pull per connection and
+data type (constraint `one_active_pull_per_data_type`), so a second request returns
+the pull already queued instead of creating another.
+"""
+
+from django.db import IntegrityError, transaction
+from django_q.tasks import async_task
+
+from .events import record_event
+from .models import ACTIVE_PULL_STATUSES, ConnectionEvent, PullOperation
+
+RUN_PULL_TASK = "connections.tasks.run_pull"
+
+
+def active_pull(connection, data_type):
+    return PullOperation.objects.filter(
+        connection=connection, data_type=data_type, status__in=ACTIVE_PULL_STATUSES
+    ).first()
+
+
+def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue=True):
+    """Queue one pull; returns (pull, created). An active pull is returned as is."""
+    existing = active_pull(connection, data_type)
+    if existing is not None:
+        return existing, False
+    mode = PullOperation.Mode.FULL if full else ""
+    try:
+        with transaction.atomic():
+            pull = PullOperation.objects.create(
+                connection=connection,
+                data_type=data_type,
+                trigger=trigger,
+                requested_by=user,
+                **({"mode": mode} if mode else {}),
+            )
+            record_event(
+                connection,
+                ConnectionEvent.Kind.PULL_QUEUED,
+                f"{data_type}: pull {pull.pk} queued ({pull.get_trigger_display().lower()}).",
+                actor=user,
+                pull=pull,
+            )
+    except IntegrityError:
+        # Lost a race with another queuer: the constraint kept it to one.
+        return active_pull(connection, data_type), False
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_pull_task(pull))
+    return pull, True
+
+
+def enqueue_pull_task(pull):
+    async_task(RUN_PULL_TASK, pull.pk, task_name=f"pull-{pull.pk}", group=f"connection-{pull.connection_id}")
+
+
+def queue_first_link_pulls(connection, *, enqueue=True):
+    """Queue a full pull for every data type whose sync setting says fetch on first link."""
+    settings = connection.integration.sync_settings.filter(fetch_on_first_link=True)
+    pulls = []
+    for setting in settings:
+        pull, _ = queue_pull(
+            connection, setting.data_type, PullOperation.Trigger.FIRST_LINK, full=True, enqueue=enqueue
+        )
+        pulls.append(pull)
+    return pulls
