@@ -8,6 +8,7 @@ os.environ.setdefault("HTTPS", "false")
 os.environ.setdefault("CREDENTIAL_KEYS", "L_tDv4BeFOJk4LioepsE36Zx_QuGDzo2jNai9dxtVSA=")
 
 from portal.settings import *  # noqa: E402,F403
+from portal.settings import DATABASES  # noqa: E402
 
 # Plain static storage: tests must not depend on a collectstatic run.
 STORAGES = {
@@ -15,3 +16,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Several test runs at once (parallel work, or a run beside `make run`) each take their own
+# SQLite test database file: TEST_SQLITE_NAME=var/mine.sqlite3.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and os.environ.get("TEST_SQLITE_NAME"):
+    DATABASES["default"]["TEST"]["NAME"] = os.environ["TEST_SQLITE_NAME"]
