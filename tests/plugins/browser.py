@@ -1,1 +1,111 @@
-"""pytest fixtures: browser (filled by the issue that builds it)."""
+"""pytest fixtures for browser journeys: Playwright for Python driving Debian's Chromium.
+
+No browser is downloaded: Playwright launches /usr/bin/chromium (installed by .ci/run
+with apt). Every page fixture fails its test on any console error, uncaught page
+error, failed request or server error response, unless the test expects it.
+"""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Without the background-networking flags Chromium tries to reach Google's hosts,
+# which this machine's closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+class BrowserProblems:
+    """What went wrong in the browser during one test."""
+
+    def __init__(self):
+        self.problems = []
+        self.allowed_statuses = set()
+
+    def allow_status(self, *statuses):
+        """Let responses with these HTTP statuses pass (e.g. 403 when a test checks a refusal)."""
+        self.allowed_statuses.update(statuses)
+
+    def attach(self, page):
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
+
+    def _on_console(self, message):
+        if message.type == "error" and not self._is_expected_console(message.text):
+            self.problems.append(f"console error: {message.text}")
+
+    def _is_expected_console(self, text):
+        # Chromium logs the allowed error statuses as "Failed to load resource: ... 403".
+        return any(f"status of {status}" in text for status in self.allowed_statuses)
+
+    def _on_request_failed(self, request):
+        failure = request.failure or ""
+        # A navigation that replaces an in-flight request (e.g. htmx polling while the
+        # test clicks a link) is aborted by the browser itself, not a network failure.
+        if "ERR_ABORTED" in failure:
+            return
+        self.problems.append(f"request failed: {request.method} {request.url} {failure}")
+
+    def _on_response(self, response):
+        if response.status >= 400 and response.status not in self.allowed_statuses:
+            self.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread for the rest of
+    # the session; Django's ORM refuses to run "in an async context" unless told it is
+    # safe. The tests talk to the database from this one thread only, so it is.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_problems():
+    return BrowserProblems()
+
+
+@pytest.fixture
+def new_page(browser, browser_problems):
+    """A factory of pages, each in a fresh browser context (its own cookies)."""
+    contexts = []
+
+    def make(**context_options):
+        context_options.setdefault("viewport", {"width": 1280, "height": 900})
+        context_options.setdefault("timezone_id", "Europe/London")
+        context_options.setdefault("locale", "en-GB")
+        context = browser.new_context(**context_options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        browser_problems.attach(page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not browser_problems.problems, "Browser problems:\n" + "\n".join(browser_problems.problems)
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
