@@ -1,0 +1,401 @@
+"""Clear Books SOAP records -> NormalizedRecord: pure functions, no database, no network.
+
+Everything here follows the wire facts in shared/clearbooks/API.md §5: records are found
+by local name (wrappers, prefixes and namespaces differ between API generations), each
+field is an attribute or else a child element, text is HTML-unescaped once (Clear Books
+double-escapes some ampersands), money is Decimal, and dates carry no time zone (we read
+them as UK time: Clear Books is a UK product).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+
+from ..registry import NormalizedRecord
+
+UK = ZoneInfo("Europe/London")
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SOAP_ENC_ARRAY = "{http://schemas.xmlsoap.org/soap/encoding/}arrayType"
+
+# The local name of the element that holds one record of each data type.
+RECORD_ELEMENT = {
+    "customers": "Entity",
+    "suppliers": "Entity",
+    "invoices": "Invoice",
+    "bills": "Invoice",
+    "chartOfAccounts": "AccountCode",
+    "bankAccounts": "BankAccountListItem",
+    "trackingCategories": "Project",
+    "paymentMethods": "PaymentMethod",
+}
+
+# Child elements that are lists of records, and ones that are objects even when empty
+# (entity 1 in the captures has `<supplier/>`: an empty object, not an empty string).
+LIST_FIELDS = frozenset({"items"})
+OBJECT_FIELDS = frozenset({"customer", "supplier", "bankAccount"})
+
+# Clear Books' home currency is GBP; `multicurrency` 0 means home currency and the
+# documented currency list has id 1 = GBP. Other ids need listCurrencies.
+HOME_CURRENCIES = {"0": "GBP", "1": "GBP"}
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)
+}
+MAX_AMOUNT = Decimal(10) ** 14  # what Record.total/balance can hold; larger values stay raw in attributes
+
+
+class MappingError(ValueError):
+    """A response that parses as XML but lacks what a record must have (e.g. an id)."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    code: str
+    string: str
+
+    @property
+    def is_login_failure(self) -> bool:
+        # The API answers faultcode "Receiver" for bad keys, so only the string tells (API.md §3).
+        return self.string.strip().lower().startswith("login failed")
+
+
+#
+# XML
+#
+
+_PARSER_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+
+def make_parser() -> etree.XMLParser:
+    """A hardened lxml parser: no entities, no DTD, no network, no huge trees."""
+    return etree.XMLParser(**_PARSER_OPTIONS)
+
+
+def parse_xml(data: bytes, parser: etree.XMLParser | None = None) -> etree._Element:
+    """Parse a response body, refusing any DOCTYPE (the door to entity bombs and XXE)."""
+    if b"<!DOCTYPE" in data or b"<\x00!\x00D\x00O\x00C" in data:
+        raise MappingError("the response declares a DOCTYPE, which we refuse")
+    try:
+        root = etree.fromstring(data, parser or make_parser())
+    except etree.XMLSyntaxError as exc:
+        raise MappingError(f"the response is not well-formed XML: {exc}") from None
+    except ValueError as exc:  # e.g. an empty body
+        raise MappingError(f"the response is not XML: {exc}") from None
+    if root is None:
+        raise MappingError("the response is empty")
+    if root.getroottree().docinfo.doctype:
+        raise MappingError("the response declares a DOCTYPE, which we refuse")
+    return root
+
+
+def local_name(element) -> str:
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def soap_body(root) -> etree._Element | None:
+    """The SOAP Body of an envelope, whatever its prefix or SOAP version."""
+    if local_name(root) != "Envelope":
+        return None
+    return next((child for child in root if local_name(child) == "Body"), None)
+
+
+def parse_fault(root) -> Fault | None:
+    """The SOAP Fault in an envelope, if any (SOAP 1.1 faultstring, or SOAP 1.2 Reason/Text)."""
+    body = soap_body(root)
+    if body is None:
+        return None
+    fault = next((child for child in body if local_name(child) == "Fault"), None)
+    if fault is None:
+        return None
+    fields = {local_name(child): child for child in fault}
+    code = fields.get("faultcode") if "faultcode" in fields else fields.get("Code")
+    string = fields.get("faultstring") if "faultstring" in fields else fields.get("Reason")
+    return Fault(code=_all_text(code), string=_all_text(string))
+
+
+def _all_text(element) -> str:
+    return " ".join("".join(element.itertext()).split()) if element is not None else ""
+
+
+def find_records(root, name: str) -> list:
+    """Every element whose local name is `name`, in any namespace or wrapper.
+
+    PHP's SoapServer in encoded style names array members `item` and types them with
+    xsi:type, so fall back to matching `xsi:type="…:Name"` when no element is named so.
+    """
+    found = list(root.iter(f"{{*}}{name}"))
+    if found:
+        return found
+    xsi_type = f"{{{XSI}}}type"
+    return [el for el in root.iter() if isinstance(el.tag, str) and el.get(xsi_type, "").rpartition(":")[2] == name]
+
+
+#
+# Fields
+#
+
+
+def fields(element) -> dict:
+    """Every field of a record as received: attribute, else child element (text or nested)."""
+    out = {}
+    for key, value in element.attrib.items():
+        if key[0] != "{":  # xsi:type, xsi:nil, SOAP-ENC:… are schema machinery, not data
+            out[key] = _text(value)
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        name = tag.rpartition("}")[2]
+        if name not in out:  # the attribute wins when a server sends both
+            out[name] = _value(child, name)
+    return out
+
+
+def _value(child, name):
+    if child.get(f"{{{XSI}}}nil") in ("true", "1"):
+        return None
+    if name in LIST_FIELDS or child.get(SOAP_ENC_ARRAY) is not None:
+        return [fields(member) for member in child if isinstance(member.tag, str)]
+    if name in OBJECT_FIELDS or len(child) or any(key[0] != "{" for key in child.attrib):
+        return fields(child)
+    return _text(child.text or "")
+
+
+def _text(value: str) -> str:
+    # Unescape once: `Fixtures &amp;amp; fittings` parses to `Fixtures &amp; fittings` and
+    # means `Fixtures & fittings`. URLs are escaped normally, and unescaping them would
+    # turn query strings such as `&para=1` into `¶=1`, so they are left alone.
+    if "&" in value and not value.startswith(("http://", "https://")):
+        return html.unescape(value)
+    return value
+
+
+def money(value) -> Decimal | None:
+    """Plain-text amounts of any scale; None when absent or not a finite, storable number."""
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        return None
+    return amount
+
+
+def boolean(value) -> bool | None:
+    """`true`/`false`, `1`/`0`, and "" for false (the SDK demo prints false as empty)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0", ""):
+        return False
+    return None
+
+
+def timestamp(value) -> datetime | None:
+    """`YYYY-MM-DD HH:MM:SS` (or a bare date) read as UK time; PHP's zero dates are None."""
+    if not value or value.startswith("0000"):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UK)
+
+
+def day(value) -> date | None:
+    """The date part of `YYYY-MM-DD 00:00:00`, or a `23 Jul 2010` bank date."""
+    if not value or value.startswith("0000"):
+        return None
+    text = value.strip()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        pass
+    parts = text.split()
+    if len(parts) == 3 and parts[1][:3].lower() in MONTHS:
+        try:
+            return date(int(parts[2]), MONTHS[parts[1][:3].lower()], int(parts[0]))
+        except ValueError:
+            return None
+    return None
+
+
+def currency_code(currency_id, currencies: Mapping[str, str] | None) -> str:
+    if currency_id in (None, ""):
+        return ""
+    code = (currencies or {}).get(currency_id) or HOME_CURRENCIES.get(currency_id, "")
+    return code[:3].upper()
+
+
+def _id(attrs: dict, *names: str) -> str:
+    for name in names:
+        value = attrs.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:100]
+    raise MappingError(f"a record has no {' or '.join(names)}")
+
+
+def _str(value, limit: int) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+#
+# Records
+#
+
+
+def invoice_status(raw: str, total: Decimal | None, paid: Decimal | None, balance: Decimal | None, *, bill=False):
+    """Codat's status from Clear Books' raw one (kept as received in attributes).
+
+    Codat: invoices are Draft/Submitted/PartiallyPaid/Paid/Void, bills say Open for Submitted.
+    Clear Books answers `approved` for an issued invoice whatever has been paid, so the
+    amounts decide between submitted, partly paid and paid.
+    """
+    status = (raw or "").strip().lower()
+    if status == "draft":
+        return "Draft"
+    if status in ("voided", "void"):
+        return "Void"
+    if status == "paid":
+        return "Paid"
+    if status in ("approved", "unpaid", "valid"):
+        if balance is not None and balance <= 0 and total:
+            return "Paid"
+        if paid and paid > 0:
+            return "PartiallyPaid"
+        return "Open" if bill else "Submitted"
+    return "Unknown"
+
+
+def _entity(attrs, currencies):
+    return NormalizedRecord(
+        id=_id(attrs, "id"),
+        name=_str(attrs.get("company_name"), 300) or _str(attrs.get("contact_name"), 300),
+        modified_at=timestamp(attrs.get("date_modified")),
+        attributes=attrs,
+    )
+
+
+def _invoice(attrs, currencies, bill=False):
+    total, paid, balance = money(attrs.get("gross")), money(attrs.get("paid")), money(attrs.get("balance"))
+    prefix, number = _str(attrs.get("invoice_prefix"), 100), _str(attrs.get("invoiceNumber"), 100)
+    number = number or _str(attrs.get("invoice_number"), 100)  # the DOCS' spelling
+    return NormalizedRecord(
+        id=_id(attrs, "invoice_id", "id"),
+        number=(prefix + number)[:100],
+        issued_on=day(attrs.get("dateCreated")),
+        due_on=day(attrs.get("dateDue")),
+        modified_at=timestamp(attrs.get("dateModified")),
+        total=total,
+        balance=balance,
+        currency=currency_code(attrs.get("multicurrency"), currencies),
+        status=invoice_status(attrs.get("status"), total, paid, balance, bill=bill),
+        related_id=_str(attrs.get("entityId"), 100),
+        attributes=attrs,
+    )
+
+
+def _bill(attrs, currencies):
+    return _invoice(attrs, currencies, bill=True)
+
+
+def _account_code(attrs, currencies):
+    code = _id(attrs, "id")
+    return NormalizedRecord(
+        id=code,
+        number=_str(attrs.get("customAccountCode"), 100) or code,
+        name=_str(attrs.get("account_name"), 300),
+        status="Archived" if boolean(attrs.get("hidden")) else "Active",
+        attributes=attrs,
+    )
+
+
+def _bank_account(attrs, currencies):
+    last = day(attrs.get("last_date"))
+    return NormalizedRecord(
+        id=_id(attrs, "id"),
+        name=_str(attrs.get("bank_name"), 300),
+        # Bank accounts have no modified date; the last statement date is the nearest thing.
+        modified_at=datetime(last.year, last.month, last.day, tzinfo=UK) if last else None,
+        balance=money(attrs.get("balance")),
+        currency=currency_code(attrs.get("currency"), currencies),
+        related_id=_str(attrs.get("gl_account_code"), 100),
+        attributes=attrs,
+    )
+
+
+def _project(attrs, currencies):
+    raw = _str(attrs.get("status"), 40).lower()
+    return NormalizedRecord(
+        id=_id(attrs, "id"),
+        name=_str(attrs.get("projectName"), 300),
+        status={"open": "Active", "closed": "Archived", "deleted": "Archived"}.get(raw, "Unknown"),
+        attributes=attrs,
+    )
+
+
+def _payment_method(attrs, currencies):
+    return NormalizedRecord(
+        id=_id(attrs, "id"),
+        name=_str(attrs.get("name"), 300),
+        status="Archived" if boolean(attrs.get("isClosed")) else "Active",
+        attributes=attrs,
+    )
+
+
+MAPPERS = {
+    "customers": _entity,
+    "suppliers": _entity,
+    "invoices": _invoice,
+    "bills": _bill,
+    "chartOfAccounts": _account_code,
+    "bankAccounts": _bank_account,
+    "trackingCategories": _project,
+    "paymentMethods": _payment_method,
+}
+
+
+def map_record(data_type: str, element, currencies: Mapping[str, str] | None = None) -> NormalizedRecord:
+    """One record element of `data_type` -> NormalizedRecord, with every field in `attributes`.
+
+    Raises MappingError when the record lacks its id. `currencies` maps Clear Books
+    currency ids to ISO codes (from listCurrencies); without it only GBP is known.
+    """
+    return MAPPERS[data_type](fields(element), currencies)
+
+
+def map_records(data_type: str, root, currencies: Mapping[str, str] | None = None) -> list[NormalizedRecord]:
+    """Every record of `data_type` in a parsed response, in document order."""
+    mapper = MAPPERS[data_type]
+    return [mapper(fields(el), currencies) for el in find_records(root, RECORD_ELEMENT[data_type])]
+
+
+def parse_currencies(root) -> dict[str, str]:
+    """listCurrencies -> {currency id: ISO code}."""
+    out = {}
+    for element in find_records(root, "Currency"):
+        attrs = fields(element)
+        if attrs.get("id") and attrs.get("code"):
+            out[attrs["id"].strip()] = attrs["code"].strip().upper()
+    return out
