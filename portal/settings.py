@@ -176,6 +176,16 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Sync engine. A running pull writes a heartbeat every SYNC_HEARTBEAT_SECONDS; the
+# watchdog (every minute) fails and requeues a pull silent for SYNC_STALE_SECONDS.
+# Incremental reads start SYNC_INCREMENTAL_OVERLAP_MINUTES before the last good pull
+# (Clear Books filters by date only); a full re-read every SYNC_FULL_RESCAN_DAYS
+# catches deletions that incremental reads cannot see.
+SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=15)
+SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=120)
+SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
+SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
+
 # Clear Books
 CLEARBOOKS_WSDL_URL = env.str("CLEARBOOKS_WSDL_URL", default="")
 CLEARBOOKS_SANDBOX_PORT = env.int("CLEARBOOKS_SANDBOX_PORT", default=8001)
