@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings as django_settings
 from django.core.validators import URLValidator
 
 DEFAULT_WSDL_URL = "https://secure.clearbooks.co.uk/api/accounting/wsdl/"
@@ -11,7 +12,10 @@ class ClearBooksSettingsForm(forms.Form):
         label="WSDL URL",
         initial=DEFAULT_WSDL_URL,
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[
+            URLValidator(schemes=["http", "https"], message="Enter a full web address starting with https://.")
+        ],
+        error_messages={"required": "Enter the WSDL URL (the default is " + DEFAULT_WSDL_URL + ")."},
         help_text="Where the Clear Books SOAP description is read from. "
         "The CLEARBOOKS_WSDL_URL environment variable overrides it.",
     )
@@ -20,6 +24,12 @@ class ClearBooksSettingsForm(forms.Form):
         initial=60,
         min_value=1,
         max_value=300,
+        error_messages={
+            "required": "Enter a timeout in seconds, from 1 to 300.",
+            "invalid": "Enter the timeout as a whole number of seconds, from 1 to 300.",
+            "min_value": "The timeout must be at least 1 second.",
+            "max_value": "The timeout can be at most 300 seconds.",
+        },
         help_text="How long to wait for Clear Books to answer one request, from 1 to 300 seconds.",
     )
     app_name = forms.CharField(
@@ -27,13 +37,26 @@ class ClearBooksSettingsForm(forms.Form):
         initial="Integration Portal",
         max_length=80,
         help_text="Shown to the company's user: what to type in the first box of Clear Books' API key form.",
+        error_messages={"required": "Enter the app name the company's user types in the first box."},
     )
     portal_name = forms.CharField(
         label="Portal name",
         initial="Integration Portal",
         max_length=80,
         help_text="Shown to the company's user: what to type in the second box.",
+        error_messages={"required": "Enter the portal name the company's user types in the second box."},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Deployment settings win over the admin's: say so next to the field they override.
+        self.overrides = {}
+        if django_settings.CLEARBOOKS_WSDL_URL:
+            self.overrides["wsdl_url"] = django_settings.CLEARBOOKS_WSDL_URL
+            self.fields["wsdl_url"].help_text = (
+                f"Overridden: the CLEARBOOKS_WSDL_URL environment variable sets it to "
+                f"{django_settings.CLEARBOOKS_WSDL_URL}. The value here is used only when that variable is empty."
+            )
 
     def clean_app_name(self):
         return self.cleaned_data["app_name"].strip()
