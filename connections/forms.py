@@ -1,0 +1,139 @@
+"""Forms for companies, connections and the public Link page; errors in plain words."""
+
+import uuid
+
+from django import forms
+
+from integrations.models import Integration
+
+from .models import Company, Connection
+
+S = Connection.Status
+
+SORTS = {
+    "name": ("name", "Name (A–Z)"),
+    "-name": ("-name", "Name (Z–A)"),
+    "-created": ("-created_at", "Newest first"),
+    "created": ("created_at", "Oldest first"),
+    "-last_sync": ("-last_synced_at", "Last sync (recent first)"),
+    "last_sync": ("last_synced_at", "Last sync (oldest first)"),
+}
+
+
+class CompanyForm(forms.ModelForm):
+    class Meta:
+        model = Company
+        fields = ["name", "description"]
+        help_texts = {
+            "name": "The company's name as your team knows it; you can rename it later.",
+            "description": "Optional: anything that helps support recognise this company.",
+        }
+        error_messages = {
+            "name": {
+                "required": "Give the company a name.",
+                "max_length": "A company name can be at most 200 characters long.",
+            },
+        }
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Give the company a name.")
+        return name
+
+
+class CompanyFilterForm(forms.Form):
+    """The Companies page filters; every field is optional and bad values are ignored."""
+
+    q = forms.CharField(required=False, label="Search", max_length=200)
+    status = forms.ChoiceField(required=False, label="Connection status", choices=[("", "Any status"), *S.choices])
+    integration = forms.ChoiceField(required=False, label="Integration")
+    sort = forms.ChoiceField(
+        required=False, label="Sort by", choices=[(key, label) for key, (_, label) in SORTS.items()]
+    )
+
+    def __init__(self, *args, integrations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["integration"].choices = [("", "Any integration")] + [(i.key, i.name) for i in integrations]
+        self.fields["q"].widget.attrs.update({"type": "search", "placeholder": "Name or id"})
+
+    def value(self, name):
+        """The cleaned value, or "" when the field was missing or invalid."""
+        self.is_valid()  # fills cleaned_data with the fields that are valid, ignoring the rest
+        return self.cleaned_data.get(name) or ""
+
+    def search_id(self):
+        """The search text as an id, when it is one (support often pastes ids)."""
+        try:
+            return uuid.UUID(self.value("q").strip())
+        except ValueError:
+            return None
+
+
+class ConnectionForm(forms.Form):
+    """Add a connection from a company to an enabled integration."""
+
+    integration = forms.ModelChoiceField(
+        queryset=Integration.objects.none(),
+        empty_label=None,
+        error_messages={
+            "required": "Choose an integration.",
+            "invalid_choice": "That integration is switched off or does not exist; choose one that is on.",
+        },
+        help_text="Only integrations that are switched on are listed.",
+    )
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+        self.fields["integration"].queryset = Integration.objects.filter(enabled=True)
+
+    def clean_integration(self):
+        integration = self.cleaned_data["integration"]
+        clash = active_connection_in_category(self.company, integration.category)
+        if clash is not None:
+            raise forms.ValidationError(one_active_message(self.company, clash))
+        return integration
+
+
+def active_connection_in_category(company, category):
+    """The company's active (not Unlinked) connection in a category, if any."""
+    return (
+        company.connections.exclude(status=S.UNLINKED).filter(category=category).select_related("integration").first()
+    )
+
+
+def one_active_message(company, clash):
+    return (
+        f"{company.name} already has an active {clash.category} connection "
+        f"({clash.integration.name}, {clash.status}). A company can have only one; "
+        "unlink that one first, or issue it a new Link URL to relink it."
+    )
+
+
+class LinkForm(forms.Form):
+    """The one field of the Link page. The value is never rendered back (render_value=False)."""
+
+    api_key = forms.CharField(
+        label="API key",
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(
+            render_value=False,
+            attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"},
+        ),
+        error_messages={
+            "required": "Paste your API key into this box.",
+            "max_length": "That is longer than an API key can be; check that only the key was pasted.",
+        },
+    )
+
+    def __init__(self, *args, credentials_label="API key", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["api_key"].label = credentials_label
+
+    def clean_api_key(self):
+        value = self.cleaned_data["api_key"]
+        if any(ch.isspace() for ch in value):
+            raise forms.ValidationError("An API key has no spaces or line breaks; check that only the key was pasted.")
+        return value

@@ -1,0 +1,172 @@
+"""Creating, unlinking and deleting companies and connections, each with its audit event.
+
+Views, commands and the demo call these, so every entry point records the same
+timeline entries and audit events.
+"""
+
+from django.db import IntegrityError, transaction
+
+from integrations.models import AuditEvent
+
+from . import status
+from .credentials import wipe_credentials
+from .events import record_event
+from .forms import active_connection_in_category, one_active_message
+from .link import issue_link_url
+from .models import Company, Connection, ConnectionEvent, PullOperation, Record
+
+S = Connection.Status
+Action = AuditEvent.Action
+
+
+class ConnectionRefused(Exception):
+    """A connection cannot be added (integration off, or one already active in the category)."""
+
+
+def audit(action, *, actor=None, integration=None, target="", target_id="", changes=()):
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_name=actor.get_username() if actor is not None else "system",
+        integration=integration,
+        target=str(target)[:200],
+        target_id=str(target_id)[:64],
+        changes=list(changes),
+    )
+
+
+def create_company(name, description="", user=None) -> Company:
+    with transaction.atomic():
+        company = Company.objects.create(name=name, description=description, created_by=user)
+        audit(
+            Action.COMPANY_CREATED,
+            actor=user,
+            target=company.name,
+            target_id=company.pk,
+            changes=[{"field": "name", "before": None, "after": company.name}],
+        )
+    return company
+
+
+def save_company_changes(company, before: dict, user=None) -> Company:
+    """Save an edited company and audit the fields that changed (nothing when none did)."""
+    after = {"name": company.name, "description": company.description}
+    changes = [{"field": k, "before": before[k], "after": after[k]} for k in after if before.get(k) != after[k]]
+    with transaction.atomic():
+        company.save(update_fields=["name", "description"])
+        if changes:
+            audit(Action.COMPANY_CHANGED, actor=user, target=company.name, target_id=company.pk, changes=changes)
+    return company
+
+
+def company_deletion_summary(company) -> dict:
+    """How much deleting a company removes: its connections, their synced records and pulls."""
+    return {
+        "connections": Connection.objects.filter(company=company).count(),
+        "records": Record.objects.filter(connection__company=company).count(),
+        "pulls": PullOperation.objects.filter(connection__company=company).count(),
+    }
+
+
+def connection_deletion_summary(connection) -> dict:
+    return {
+        "connections": 1,
+        "records": Record.objects.filter(connection=connection).count(),
+        "pulls": PullOperation.objects.filter(connection=connection).count(),
+    }
+
+
+def delete_company(company, user=None) -> dict:
+    summary = company_deletion_summary(company)
+    with transaction.atomic():
+        # Records first, in one statement: nothing refers to them, so no per-row cascade work.
+        Record.objects.filter(connection__company=company).delete()
+        name, pk = company.name, company.pk
+        company.delete()
+        audit(
+            Action.COMPANY_DELETED,
+            actor=user,
+            target=name,
+            target_id=pk,
+            changes=[
+                {"field": "connections", "before": summary["connections"], "after": 0},
+                {"field": "records", "before": summary["records"], "after": 0},
+            ],
+        )
+    return summary
+
+
+def create_connection(company, integration, user=None) -> Connection:
+    """Add a PendingAuth connection with a Link URL; raises ConnectionRefused with a sentence."""
+    reason = integration.refuse_new_links_reason()
+    if reason:
+        raise ConnectionRefused(reason)
+    clash = active_connection_in_category(company, integration.category)
+    if clash is not None:
+        raise ConnectionRefused(one_active_message(company, clash))
+    try:
+        with transaction.atomic():
+            connection = Connection.objects.create(
+                company=company,
+                integration=integration,
+                category=integration.category,
+                status=S.PENDING_AUTH,
+                created_by=user,
+            )
+            record_event(
+                connection, ConnectionEvent.Kind.CREATED, f"Connection to {integration.name} created.", actor=user
+            )
+            audit(
+                Action.CONNECTION_CREATED,
+                actor=user,
+                integration=integration,
+                target=str(connection),
+                target_id=connection.pk,
+                changes=[{"field": "status", "before": None, "after": S.PENDING_AUTH}],
+            )
+            issue_link_url(connection, user)
+    except IntegrityError:
+        # Another request added one between our check and our insert: the constraint held.
+        clash = active_connection_in_category(company, integration.category)
+        message = one_active_message(company, clash) if clash else "The connection could not be added; try again."
+        raise ConnectionRefused(message) from None
+    return connection
+
+
+def unlink_connection(connection, user=None, reason="") -> Connection:
+    """Give up access on purpose: Unlinked, credentials wiped, synced data kept.
+
+    Schedules stop by themselves: only Linked connections are scheduled. Raises
+    status.IllegalStatusMove for a connection that is not Linked.
+    """
+    reason = reason or "Unlinked by an admin; synced data is kept."
+    with transaction.atomic():
+        before = connection.status
+        status.move(connection, S.UNLINKED, reason=reason, actor=user)
+        wipe_credentials(connection)
+        audit(
+            Action.CONNECTION_UNLINKED,
+            actor=user,
+            integration=connection.integration,
+            target=str(connection),
+            target_id=connection.pk,
+            changes=[{"field": "status", "before": before, "after": S.UNLINKED}],
+        )
+    return connection
+
+
+def delete_connection(connection, user=None) -> dict:
+    summary = connection_deletion_summary(connection)
+    with transaction.atomic():
+        Record.objects.filter(connection=connection).delete()
+        target, pk, integration = str(connection), connection.pk, connection.integration
+        connection.delete()
+        audit(
+            Action.CONNECTION_DELETED,
+            actor=user,
+            integration=integration,
+            target=target,
+            target_id=pk,
+            changes=[{"field": "records", "before": summary["records"], "after": 0}],
+        )
+    return summary

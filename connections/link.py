@@ -1,0 +1,333 @@
+"""The Link flow: issue Link URLs, and take the credentials a company's user submits.
+
+A Link URL carries an unguessable token (secrets.token_urlsafe) that only lets
+someone submit credentials for one connection, once, before it expires. The key is
+validated live through the provider; only a valid key is stored (encrypted) and
+moves the connection to Linked. Every attempt is recorded in the timeline and as a
+LinkAttempt for rate limiting; the key itself never goes anywhere but the provider
+and `credentials.store_credentials`.
+"""
+
+import hashlib
+import logging
+import secrets
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from integrations.models import AuditEvent
+from integrations.registry import CredentialStatus
+
+from . import status
+from .credentials import store_credentials
+from .events import COMPANY_USER, record_event
+from .models import Connection, ConnectionEvent, LinkAttempt
+from .queueing import queue_first_link_pulls
+
+logger = logging.getLogger(__name__)
+
+S = Connection.Status
+
+
+class Outcome:
+    """What happened to a Link page visit or submission; the view picks the page from it."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNREACHABLE = "unreachable"
+    RATE_LIMITED = "rate_limited"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    DISABLED = "disabled"
+
+
+HTTP_STATUS = {
+    Outcome.ACCEPTED: 200,
+    Outcome.REJECTED: 200,
+    Outcome.UNREACHABLE: 200,
+    Outcome.RATE_LIMITED: 429,
+    Outcome.UNKNOWN: 404,
+    Outcome.USED: 410,
+    Outcome.EXPIRED: 410,
+    # The admin switched the integration off; it may come back on, so "unavailable".
+    Outcome.DISABLED: 503,
+}
+
+
+@dataclass
+class LinkResult:
+    outcome: str
+    connection: Connection | None = None
+    message: str = ""  # a sentence for the company's user
+    hint: str = ""  # what to do about it
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.outcome]
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == Outcome.ACCEPTED
+
+
+def token_hash(token: str) -> str:
+    # LinkAttempt keeps a hash, so the attempts table never holds a usable token.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+#
+# Issuing Link URLs
+#
+
+
+def issue_link_url(connection, user=None) -> str:
+    """Give `connection` a fresh Link URL token (the old one stops working); returns the token."""
+    now = timezone.now()
+    token = secrets.token_urlsafe(32)
+    previous_expiry = connection.link_token_expires_at
+    connection.link_token = token
+    connection.link_token_created_at = now
+    connection.link_token_expires_at = now + timedelta(hours=settings.LINK_TOKEN_TTL_HOURS)
+    connection.link_token_used_at = None
+    until = timezone.localtime(connection.link_token_expires_at)
+    with transaction.atomic():
+        connection.save(
+            update_fields=["link_token", "link_token_created_at", "link_token_expires_at", "link_token_used_at"]
+        )
+        record_event(
+            connection,
+            ConnectionEvent.Kind.LINK_URL_ISSUED,
+            f"New Link URL issued; it works until {until:%d %b %Y %H:%M}.",
+            actor=user,
+        )
+        AuditEvent.objects.create(
+            actor=user,
+            actor_name=user.get_username() if user else "system",
+            integration=connection.integration,
+            action=AuditEvent.Action.LINK_URL_ISSUED,
+            target=str(connection),
+            target_id=str(connection.pk),
+            changes=[
+                {
+                    "field": "link_url_expires_at",
+                    "before": previous_expiry.isoformat() if previous_expiry else None,
+                    "after": connection.link_token_expires_at.isoformat(),
+                }
+            ],
+        )
+    return token
+
+
+def link_url(connection, request=None) -> str:
+    """The absolute Link URL of a connection ("" when it has none)."""
+    if not connection.link_token:
+        return ""
+    path = reverse("connections:link", args=[connection.link_token])
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return settings.PORTAL_BASE_URL + path
+
+
+def link_url_expired(connection, now=None) -> bool:
+    now = now or timezone.now()
+    return bool(connection.link_token_expires_at and connection.link_token_expires_at <= now)
+
+
+def can_issue_new_link_url(connection) -> bool:
+    """A new Link URL is for relinking, or for a pending connection whose URL no longer works."""
+    if connection.status in (S.DEAUTHORIZED, S.UNLINKED):
+        return True
+    if connection.status == S.PENDING_AUTH:
+        return not connection.link_token or connection.link_token_used_at is not None or link_url_expired(connection)
+    return False
+
+
+#
+# Using a Link URL
+#
+
+
+def find_link(token: str) -> LinkResult:
+    """Check a token before showing or accepting the Link form.
+
+    Returns a result whose outcome is ACCEPTED when the form may be used, or the
+    reason it may not (unknown, used, expired, disabled).
+    """
+    connection = (
+        Connection.objects.select_related("company", "integration").filter(link_token=token).first() if token else None
+    )
+    if connection is None:
+        return LinkResult(
+            Outcome.UNKNOWN,
+            message="This Link URL does not exist.",
+            hint="Check that the whole address was copied, or ask whoever sent it for a new one.",
+        )
+    if connection.link_token_used_at is not None or connection.status == S.LINKED:
+        return LinkResult(
+            Outcome.USED,
+            connection,
+            message="This Link URL has already been used.",
+            hint="Your books are linked. If you need to link them again, ask for a new Link URL.",
+        )
+    if link_url_expired(connection):
+        return LinkResult(
+            Outcome.EXPIRED,
+            connection,
+            message="This Link URL has expired.",
+            hint="Link URLs work for a limited time. Ask whoever sent it for a new one.",
+        )
+    reason = connection.integration.refuse_new_links_reason()
+    if reason:
+        return LinkResult(Outcome.DISABLED, connection, message=reason, hint="Please try again later.")
+    return LinkResult(Outcome.ACCEPTED, connection)
+
+
+def rate_limited(token: str, client_address: str) -> bool:
+    """True when the token or the client address used up its attempts in the window."""
+    since = timezone.now() - timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES)
+    recent = LinkAttempt.objects.filter(created_at__gte=since)
+    limit = settings.LINK_RATE_LIMIT
+    return (
+        recent.filter(token_hash=token_hash(token)).count() >= limit
+        or recent.filter(client_address=client_address).count() >= limit
+    )
+
+
+def _rate_limited_result(connection) -> LinkResult:
+    minutes = settings.LINK_RATE_WINDOW_MINUTES
+    return LinkResult(
+        Outcome.RATE_LIMITED,
+        connection,
+        message="Too many attempts to link these books.",
+        hint=f"For your security, please wait {minutes} minutes before trying again. Nothing was saved.",
+    )
+
+
+@sensitive_variables("api_key", "credentials")
+def submit_credentials(token: str, api_key: str, client_address: str) -> LinkResult:
+    """Validate a submitted key live and, if the platform accepts it, link the connection.
+
+    Valid: credentials stored (encrypted), status Linked, token used, first-link pulls
+    queued. Rejected or unreachable: nothing stored, status unchanged. Every attempt
+    is recorded (timeline and LinkAttempt); the key never is.
+    """
+    found = find_link(token)
+    if not found.ok:
+        return found
+    connection = found.connection
+    if rate_limited(token, client_address):
+        return _rate_limited_result(connection)
+    attempt = LinkAttempt.objects.create(token_hash=token_hash(token), client_address=client_address[:64])
+
+    integration = connection.integration
+    provider = integration.provider
+    credentials = {"api_key": api_key}
+    try:
+        check = provider.validate_credentials(integration.effective_settings(), credentials)
+    except Exception as exc:  # noqa: BLE001  a bug in the provider must not lose the user's visit
+        _log_failure(exc, api_key, connection)
+        check = None
+
+    if check is not None and check.status == CredentialStatus.VALID:
+        result = _accept(connection, token, credentials)
+    elif check is not None and check.status == CredentialStatus.REJECTED:
+        result = _reject(connection, provider, check, client_address, api_key)
+    else:
+        result = _unreachable(connection, provider, check, client_address, api_key)
+    attempt.outcome = result.outcome
+    attempt.save(update_fields=["outcome"])
+    return result
+
+
+@sensitive_variables("credentials")
+def _accept(connection, token, credentials) -> LinkResult:
+    with transaction.atomic():
+        # Lock the row: two submissions of one token must not both link.
+        locked = Connection.objects.select_for_update().select_related("integration", "company").get(pk=connection.pk)
+        if locked.link_token != token or locked.link_token_used_at is not None or locked.status == S.LINKED:
+            return find_link(token)  # used, relinked or replaced meanwhile: say which
+        relink = locked.status != S.PENDING_AUTH
+        store_credentials(locked, credentials, validated_by="link")
+        locked.link_token_used_at = timezone.now()
+        locked.save(update_fields=["link_token_used_at"])
+        record_event(
+            locked,
+            ConnectionEvent.Kind.LINK_ACCEPTED,
+            f"{locked.integration.name} accepted the API key"
+            + (" (relinked: the credentials were updated)." if relink else "."),
+            actor_label=COMPANY_USER,
+            detail={"fingerprint": locked.credentials_fingerprint, "relink": relink},
+        )
+        if relink:
+            reason = "The company's user relinked with a new API key."
+        else:
+            reason = "The company's user linked their books."
+        status.move(locked, S.LINKED, reason=reason, actor_label=COMPANY_USER)
+        queue_first_link_pulls(locked)
+    return LinkResult(
+        Outcome.ACCEPTED,
+        locked,
+        message=f"Your {locked.integration.name} books are now linked.",
+        hint="We have started reading your data. You can close this page.",
+    )
+
+
+@sensitive_variables("api_key")
+def _reject(connection, provider, check, client_address, api_key) -> LinkResult:
+    record_event(
+        connection,
+        ConnectionEvent.Kind.LINK_REJECTED,
+        f"{provider.name} did not accept the API key that was submitted; nothing was saved.",
+        actor_label=COMPANY_USER,
+        detail={"client_address": client_address, "detail": _scrub(check.detail, api_key)},
+    )
+    return LinkResult(
+        Outcome.REJECTED,
+        connection,
+        message=f"{provider.name} did not accept this API key.",
+        hint=(
+            f"In {provider.name}, open Settings > Configure system > API keys and copy the key shown under "
+            "SOAP API. Paste the whole key, with nothing before or after it."
+        ),
+    )
+
+
+@sensitive_variables("api_key")
+def _unreachable(connection, provider, check, client_address, api_key) -> LinkResult:
+    detail = _scrub(check.detail if check else "the provider raised an unexpected error", api_key)
+    record_event(
+        connection,
+        ConnectionEvent.Kind.LINK_UNREACHABLE,
+        f"Could not reach {provider.name} to check the API key; nothing was saved.",
+        actor_label=COMPANY_USER,
+        detail={"client_address": client_address, "detail": detail},
+    )
+    return LinkResult(
+        Outcome.UNREACHABLE,
+        connection,
+        message=f"We couldn't reach {provider.name}; nothing was saved — please try again.",
+        hint="This is usually brief. If it keeps happening, try again in a few minutes.",
+    )
+
+
+@sensitive_variables("secret")
+def _scrub(text, secret) -> str:
+    """Belt and braces: a provider's technical detail must never carry the key."""
+    text = str(text or "")
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+@sensitive_variables("api_key", "text")
+def _log_failure(exc, api_key, connection):
+    # The traceback is logged by hand, with the key taken out, instead of logger.exception().
+    text = "".join(traceback.format_exception(exc))
+    logger.error(
+        "Validating credentials for connection %s failed unexpectedly:\n%s", connection.pk, _scrub(text, api_key)
+    )
