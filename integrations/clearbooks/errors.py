@@ -97,11 +97,12 @@ def unreadable(operation: str, reason: str) -> ClearBooksError:
 def exhausted(last: ClearBooksError, attempts: int) -> ClearBooksError:
     """The sentence once retries have run out, keeping what the last try saw."""
     cause = f"HTTP {last.status}" if last.status else last.message.rpartition("(")[2].rstrip(").") or "no answer"
+    tries = "1 try" if attempts == 1 else f"{attempts} tries"
     if last.kind == ErrorKind.RATE_LIMIT:
-        message = f"Clear Books kept asking us to slow down after {attempts} tries (HTTP 429)."
+        message = f"Clear Books kept asking us to slow down after {tries} (HTTP 429)."
     else:
-        message = f"We couldn't reach Clear Books after {attempts} tries ({cause})."
-    return ClearBooksError(last.kind, message, f"{last.detail} [after {attempts} tries]", status=last.status)
+        message = f"We couldn't reach Clear Books after {tries} ({cause})."
+    return ClearBooksError(last.kind, message, f"{last.detail} [after {tries}]", status=last.status)
 
 
 def not_supported(data_type: str) -> ClearBooksError:

@@ -1,0 +1,578 @@
+"""The Clear Books SOAP client: the only module that imports zeep.
+
+zeep reads the WSDL (once per process, WSDL URL and timeout) and builds every request
+from it, so any server that follows the documented protocol works, wherever its WSDL
+lives. Responses are not handed back to zeep: we stream them with a size cap and read
+them with a hardened lxml parser by local name (mapping.py), which is both safer and
+several times faster than zeep's object binding.
+
+Failures are classified once (errors.py), retried here when transient, and surface as
+ClearBooksError. The API key travels only inside the SOAP header: it is wrapped in
+`ApiKey` (masked repr), never logged (a redacting filter sits on zeep's, requests' and
+urllib3's loggers), and scrubbed from anything a server echoes back.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.cookiejar
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import requests
+import zeep
+import zeep.exceptions
+from lxml import etree
+from zeep.cache import InMemoryCache
+from zeep.transports import Transport
+
+from ..registry import CredentialCheck, CredentialStatus, ErrorKind, NormalizedRecord
+from . import errors, mapping
+from .errors import ClearBooksError
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 50 * 1024 * 1024  # no answer may exhaust memory; the largest real page is far smaller
+MAX_WSDL_BYTES = 10 * 1024 * 1024
+CONNECT_TIMEOUT = 10
+CHUNK_BYTES = 256 * 1024
+USER_AGENT = "IntegrationPortal-ClearBooks/1.0"
+
+
+#
+# The API key
+#
+
+
+class ApiKey:
+    """The company's API key. Its repr and str are masked so that it cannot leak through
+    a log line, an error message or a traceback's locals; `reveal()` is called in one place,
+    where the SOAP header is built."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value):
+        self._value = "" if value is None else str(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self):
+        return "ApiKey('[redacted]')"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("an API key is not picklable")
+
+
+_SECRET_PATTERNS = (
+    re.compile(r"(<(?:[\w.-]+:)?apiKey(?:\s[^>]*)?>)[^<]*(</)", re.IGNORECASE),
+    re.compile(r"(apiKey\s*=\s*[\"'])[^\"']*([\"'])", re.IGNORECASE),
+)
+
+
+class RedactApiKeys(logging.Filter):
+    """Blank every `<apiKey>…</apiKey>` and `apiKey="…"` in a log record, in case some
+    library logs an envelope at DEBUG (zeep's transport does when it sends one)."""
+
+    def filter(self, record):
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logger's business, not ours
+            return True
+        redacted = message
+        for pattern in _SECRET_PATTERNS:
+            redacted = pattern.sub(r"\1[redacted]\2", redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACTOR = RedactApiKeys()
+
+
+def _guard_library_loggers():
+    # A filter on a logger only sees records created on that very logger, not on its
+    # children, so it goes on every logger these libraries create.
+    names = {"zeep", "requests", "urllib3", __name__}
+    names.update(
+        name for name in logging.root.manager.loggerDict if name.split(".")[0] in ("zeep", "requests", "urllib3")
+    )
+    for name in names:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+
+_guard_library_loggers()
+
+
+#
+# Retries
+#
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried: exponential backoff with jitter, bounded.
+
+    Delays are base_delay * 2**(try-1), each scaled by a random factor in [0.5, 1]
+    and capped by max_delay; a Retry-After from the server wins (still capped).
+    """
+
+    attempts: int = 5
+    base_delay: float = 2.0
+    max_delay: float = 60.0
+    page_gap: float = 0.0  # seconds between pages (politeness towards the real service)
+    sleep: object = field(default=time.sleep, repr=False, compare=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.max_delay))
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return backoff * random.uniform(0.5, 1.0)
+
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        """Defaults, overridden by CLEARBOOKS_RETRY_ATTEMPTS / _BASE_DELAY / _MAX_DELAY / CLEARBOOKS_PAGE_GAP."""
+        from django.conf import settings
+
+        return cls(
+            attempts=int(getattr(settings, "CLEARBOOKS_RETRY_ATTEMPTS", cls.attempts)),
+            base_delay=float(getattr(settings, "CLEARBOOKS_RETRY_BASE_DELAY", cls.base_delay)),
+            max_delay=float(getattr(settings, "CLEARBOOKS_RETRY_MAX_DELAY", cls.max_delay)),
+            page_gap=float(getattr(settings, "CLEARBOOKS_PAGE_GAP", cls.page_gap)),
+        )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+#
+# Transport: streamed, capped, silent
+#
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: dict
+    content: bytes
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    # One session serves every company: a cookie set for one must never reach another.
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+class _CappedTransport(Transport):
+    """zeep's transport, but every body is streamed and capped, with a total deadline,
+    and nothing is logged (zeep's own post() logs whole envelopes at DEBUG)."""
+
+    def __init__(self, *, timeout: float, max_bytes: int, **kwargs):
+        super().__init__(timeout=timeout, operation_timeout=timeout, **kwargs)
+        self.max_bytes = max_bytes
+        self.wsdl_loads = 0  # how many WSDL/XSD documents were fetched (tests check it stays at 1)
+
+    def _read(self, response, limit: int, deadline: float) -> bytes:
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise _TooLarge(f"Content-Length {length} is over the {limit}-byte limit")
+        chunks, size = [], 0
+        for chunk in response.iter_content(CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge(f"the answer passed the {limit}-byte limit")
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout(f"the answer took longer than {self.load_timeout}s to arrive")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _timeouts(self):
+        return (min(CONNECT_TIMEOUT, self.operation_timeout), self.operation_timeout)
+
+    def post(self, address, message, headers):
+        deadline = time.monotonic() + CONNECT_TIMEOUT + self.operation_timeout
+        response = self.session.post(
+            address, data=message, headers=headers, timeout=self._timeouts(), stream=True, allow_redirects=False
+        )
+        with response:
+            content = self._read(response, self.max_bytes, deadline)
+            return _Reply(response.status_code, dict(response.headers), content)
+
+    def _load_remote_data(self, url):
+        self.wsdl_loads += 1
+        deadline = time.monotonic() + CONNECT_TIMEOUT + self.load_timeout
+        response = self.session.get(url, timeout=self._timeouts(), stream=True)
+        with response:
+            response.raise_for_status()
+            return self._read(response, MAX_WSDL_BYTES, deadline)
+
+
+#
+# One zeep client per process, WSDL URL and timeout
+#
+
+
+class Service:
+    """A parsed WSDL with its HTTP session. Shared by every thread and company: it holds
+    no credentials, only the description of the service."""
+
+    def __init__(self, wsdl_url: str, timeout: float, max_bytes: int = MAX_RESPONSE_BYTES):
+        self.wsdl_url = wsdl_url
+        self.timeout = timeout
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        session.cookies.set_policy(_NoCookies())
+        self.transport = _CappedTransport(
+            timeout=timeout, max_bytes=max_bytes, session=session, cache=InMemoryCache(timeout=3600)
+        )
+        settings = zeep.Settings(
+            raw_response=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, xml_huge_tree=False
+        )
+        self.client = zeep.Client(wsdl_url, transport=self.transport, settings=settings)
+        # The authenticate header lives in the target namespace (API.md §2): the one the
+        # WSDL's binding is declared in.
+        self.namespace = self.client.service._binding.name.namespace
+        self._local = threading.local()  # lxml parsers must not be shared across threads
+
+    def __repr__(self):
+        return f"<ClearBooks Service {self.wsdl_url} timeout={self.timeout}>"
+
+    def _parser(self):
+        parser = getattr(self._local, "parser", None)
+        if parser is None:
+            parser = self._local.parser = mapping.make_parser()
+        return parser
+
+    def _header(self, api_key: ApiKey):
+        header = etree.Element(etree.QName(self.namespace, "authenticate"), nsmap={"cb": self.namespace})
+        etree.SubElement(header, "apiKey").text = api_key.reveal()
+        return header
+
+    def call_once(self, operation: str, api_key: ApiKey, params: dict):
+        """One SOAP call, classified: returns the parsed envelope or raises ClearBooksError."""
+        error = self._try_call(operation, api_key, params)
+        if isinstance(error, ClearBooksError):
+            # Raised here, outside any except block, so no library exception (whose request
+            # object holds the envelope, key included) stays chained to it.
+            error.message = errors.scrub(error.message, api_key.reveal())
+            error.detail = errors.scrub(error.detail, api_key.reveal())
+            error.args = (error.message,)
+            raise error
+        return error
+
+    def _try_call(self, operation, api_key, params):
+        try:
+            method = getattr(self.client.service, operation)
+        except AttributeError:
+            return errors.unreadable(operation, f"the WSDL at {self.wsdl_url} has no operation {operation}")
+        started = time.monotonic()
+        try:
+            reply = method(_soapheaders=[self._header(api_key)], **params)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            return errors.connection_error(exc, operation)
+        except requests.RequestException as exc:
+            return errors.unreadable(operation, f"{type(exc).__name__}: {exc}")
+        except _TooLarge as exc:
+            return ClearBooksError(
+                ErrorKind.PERMANENT,
+                f"Clear Books sent an answer larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MB; we stopped reading.",
+                f"{operation}: {exc}",
+            )
+        except (zeep.exceptions.Error, TypeError, ValueError) as exc:
+            # The WSDL does not describe the operation's parts as documented.
+            return errors.unreadable(operation, f"could not build the request from the WSDL: {exc}")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: HTTP %s, %d bytes in %.3fs",
+                operation,
+                reply.status,
+                len(reply.content),
+                time.monotonic() - started,
+            )
+        return self._classify(operation, reply)
+
+    def _classify(self, operation, reply: _Reply):
+        root, parse_error = None, None
+        try:
+            root = mapping.parse_xml(reply.content, self._parser())
+        except mapping.MappingError as exc:
+            parse_error = exc
+        if root is not None:
+            fault = mapping.parse_fault(root)
+            if fault is not None:  # the fault decides, whatever the HTTP status
+                return errors.error_from_fault(fault, operation, reply.status)
+        if reply.status >= 300:
+            snippet = reply.content[:200].decode("utf-8", "replace").strip()
+            return errors.error_from_status(
+                reply.status, operation, _retry_after(reply.headers.get("Retry-After")), snippet
+            )
+        if parse_error is not None:
+            return errors.unreadable(operation, str(parse_error))
+        body = mapping.soap_body(root)
+        if body is None or not any(isinstance(child.tag, str) for child in body):
+            return errors.unreadable(operation, "the answer has no SOAP Body with a response in it")
+        return root
+
+
+_services: dict[tuple[str, float], Service] = {}
+_services_lock = threading.Lock()
+
+
+def _reset_after_fork():
+    # A forked worker must not share sockets with its parent: start with no sessions.
+    global _services_lock
+    _services.clear()
+    _services_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def get_service(wsdl_url: str, timeout: float = 60) -> Service:
+    """The process's Service for this WSDL URL and timeout, loading the WSDL the first time.
+
+    Raises ClearBooksError (transient or permanent) when the WSDL cannot be loaded; a
+    failure is not cached, so the next call tries again.
+    """
+    key = (wsdl_url, float(timeout))
+    service = _services.get(key)
+    if service is not None:
+        return service
+    with _services_lock:
+        service = _services.get(key)
+        if service is None:
+            service = _load_service(wsdl_url, float(timeout))
+            _services[key] = service
+        return service
+
+
+def _load_service(wsdl_url, timeout):
+    error = None
+    try:
+        return Service(wsdl_url, timeout)
+    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        error = errors.connection_error(exc, "loading the WSDL")
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        error = errors.error_from_status(status, f"loading the WSDL from {wsdl_url}")
+    except (requests.RequestException, _TooLarge, zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
+        error = ClearBooksError(
+            ErrorKind.PERMANENT,
+            "The Clear Books service description (WSDL) couldn't be read: check the WSDL URL setting.",
+            f"loading the WSDL from {wsdl_url}: {type(exc).__name__}: {exc}",
+        )
+    raise error
+
+
+def clear_cache():
+    """Forget every loaded WSDL and session (tests, or after changing the WSDL URL)."""
+    with _services_lock:
+        for service in _services.values():
+            service.transport.session.close()
+        _services.clear()
+
+
+def call(wsdl_url: str, api_key: ApiKey, operation: str, params: dict, timeout: float, policy: RetryPolicy):
+    """One operation with retries: transient failures are tried again with backoff and jitter,
+    up to policy.attempts; auth and permanent failures are raised at once."""
+    last = None
+    for attempt in range(1, max(1, policy.attempts) + 1):
+        try:
+            return get_service(wsdl_url, timeout).call_once(operation, api_key, params)
+        except ClearBooksError as exc:
+            if not exc.retryable:
+                raise
+            last = exc
+        if attempt < policy.attempts:
+            wait = policy.delay(attempt, last.retry_after)
+            log.info("%s: %s; try %d of %d again in %.1fs", operation, last.detail, attempt + 1, policy.attempts, wait)
+            policy.sleep(wait)
+    raise errors.exhausted(last, max(1, policy.attempts))
+
+
+#
+# Data types
+#
+
+
+@dataclass(frozen=True)
+class Read:
+    operation: str
+    query: dict | None = None  # the `query` part's fields; None when the operation has no query
+    paging: str = ""  # "query" (query.offset), "offset" (an offset part) or "" (one answer)
+    incremental: bool = False  # honours modifiedSince (entities only: API.md §4.2)
+    currencies: bool = False  # records carry currency ids worth turning into codes
+
+
+READS = {
+    "customers": Read("listEntities", {"type": "customer"}, "query", incremental=True),
+    "suppliers": Read("listEntities", {"type": "supplier"}, "query", incremental=True),
+    # status=all: voided invoices are read too, so a void shows as Void rather than vanishing.
+    "invoices": Read("listInvoices", {"ledger": "sales", "status": "all"}, "query", currencies=True),
+    "bills": Read("listInvoices", {"ledger": "purchases", "status": "all"}, "query", currencies=True),
+    "chartOfAccounts": Read("listAccountCodes"),
+    "bankAccounts": Read("listBankAccounts", currencies=True),
+    "trackingCategories": Read("listProjects", paging="offset"),
+    "paymentMethods": Read("listPaymentMethods"),
+}
+SUPPORTED_DATA_TYPES = tuple(READS)
+MAX_PAGES = 100_000  # a server that never sends an empty page cannot keep us forever
+
+
+def _since(modified_since: datetime) -> tuple[str, datetime]:
+    """modifiedSince goes as a date (its time zone and bound are undocumented), one day early
+    so nothing is missed; the exact bound is then applied to date_modified on our side."""
+    if modified_since.tzinfo is None:
+        modified_since = modified_since.replace(tzinfo=mapping.UK)
+    uk_day = modified_since.astimezone(mapping.UK).date() - timedelta(days=1)
+    return uk_day.isoformat(), modified_since
+
+
+def _params(read: Read, offset: int, since: str | None) -> dict:
+    if read.paging == "offset":
+        return {"offset": offset}
+    if read.query is None:
+        return {}
+    query = dict(read.query)
+    if read.paging:
+        query["offset"] = offset
+    if since:
+        query["modifiedSince"] = since
+    return {"query": query}
+
+
+def _currencies(wsdl_url, api_key, timeout, policy) -> dict:
+    try:
+        root = call(wsdl_url, api_key, "listCurrencies", {}, timeout, policy)
+    except ClearBooksError as exc:
+        if exc.kind != ErrorKind.PERMANENT:
+            raise
+        log.warning("listCurrencies failed; only GBP amounts get a currency code: %s", exc.detail)
+        return {}
+    return mapping.parse_currencies(root)
+
+
+def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy):
+    read = READS.get(data_type)
+    if read is None:
+        raise errors.not_supported(data_type)
+    since, bound = _since(modified_since) if (modified_since and read.incremental) else (None, None)
+    currencies = _currencies(wsdl_url, api_key, timeout, policy) if read.currencies else None
+    seen: set[str] = set()
+    offset = 0
+    for page_number in range(MAX_PAGES):
+        if page_number and policy.page_gap:
+            policy.sleep(policy.page_gap)
+        root = call(wsdl_url, api_key, read.operation, _params(read, offset, since), timeout, policy)
+        try:
+            records = mapping.map_records(data_type, root, currencies)
+        except mapping.MappingError as exc:
+            raise errors.unreadable(read.operation, str(exc)) from None
+        if not records:
+            return
+        fresh = [r for r in records if r.id not in seen]
+        if read.paging and not fresh:
+            raise ClearBooksError(
+                ErrorKind.PERMANENT,
+                f"Clear Books kept sending the same {data_type} again; we stopped to avoid reading forever.",
+                f"{read.operation} at offset {offset} returned only ids already read (is the offset ignored?)",
+            )
+        seen.update(r.id for r in fresh)
+        if bound is not None:
+            fresh = [r for r in fresh if r.modified_at is None or r.modified_at >= bound]
+        if fresh:
+            yield _unique(fresh)
+        if not read.paging:
+            return
+        offset += len(records)
+    raise ClearBooksError(
+        ErrorKind.PERMANENT,
+        f"Clear Books sent more pages of {data_type} than we allow; we stopped.",
+        f"{read.operation}: more than {MAX_PAGES} pages",
+    )
+
+
+def _unique(records: list[NormalizedRecord]) -> list[NormalizedRecord]:
+    # The same id twice within one page: keep the last, as an upsert would.
+    if len({r.id for r in records}) == len(records):
+        return records
+    return list({r.id: r for r in records}.values())
+
+
+def read_pages(
+    wsdl_url: str,
+    api_key: str,
+    data_type: str,
+    modified_since: datetime | None = None,
+    timeout: float = 60,
+    *,
+    policy: RetryPolicy | None = None,
+) -> Iterator[list[NormalizedRecord]]:
+    """Yield the records of one data type, one page (a list of NormalizedRecord) at a time.
+
+    Paged operations advance the offset by the records received and stop on an empty page;
+    records are deduplicated by id. With `modified_since`, customers and suppliers are read
+    incrementally; other data types are always read in full (invoices' modifiedSince does not
+    work, per the vendor). Raises ClearBooksError: NOT_SUPPORTED for an unknown data type,
+    AUTH when the key is refused (also mid-read), TRANSIENT/RATE_LIMIT once retries run out,
+    PERMANENT otherwise.
+    """
+    # The generator keeps only the masked ApiKey, never the plain string, in its frame.
+    return _pages(wsdl_url, ApiKey(api_key), data_type, modified_since, timeout, policy or RetryPolicy.from_settings())
+
+
+def validate_credentials(
+    wsdl_url: str, api_key: str, timeout: float = 60, *, policy: RetryPolicy | None = None
+) -> CredentialCheck:
+    """Check a key with one cheap call (listCurrencies): valid, rejected or unreachable.
+
+    A person is waiting, so transient failures get at most one more try.
+    """
+    policy = policy or RetryPolicy.from_settings()
+    policy = replace(policy, attempts=min(policy.attempts, 2), max_delay=min(policy.max_delay, 5.0))
+    try:
+        call(wsdl_url, ApiKey(api_key), "listCurrencies", {}, timeout, policy)
+    except ClearBooksError as exc:
+        if exc.kind == ErrorKind.AUTH:
+            return CredentialCheck(
+                CredentialStatus.REJECTED,
+                "Clear Books rejected this API key. Copy it again from Settings > Configure system > API keys "
+                "in Clear Books and paste the whole key.",
+                exc.detail,
+            )
+        return CredentialCheck(
+            CredentialStatus.UNREACHABLE,
+            f"{exc.message} We couldn't check the key; try again in a few minutes.",
+            exc.detail,
+        )
+    return CredentialCheck(CredentialStatus.VALID, "Clear Books accepted the API key.")
