@@ -4,13 +4,17 @@ A pull row is created in `Queued` and its django-q2 task is enqueued once the
 transaction commits. The database allows at most one active pull per connection and
 data type (constraint `one_active_pull_per_data_type`), so a second request returns
 the pull already queued instead of creating another.
+
+A queued pull's `mode` is what was asked for: `full`, or `incremental` meaning "only
+what changed, where the data type allows it". The sync engine settles the real mode
+when the pull starts (`pulls.decide_mode`).
 """
 
 from django.db import IntegrityError, transaction
 from django_q.tasks import async_task
 
 from .events import record_event
-from .models import ACTIVE_PULL_STATUSES, ConnectionEvent, PullOperation
+from .models import ACTIVE_PULL_STATUSES, ConnectionEvent, DataStatus, PullOperation
 
 RUN_PULL_TASK = "connections.tasks.run_pull"
 
@@ -26,15 +30,16 @@ def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue
     existing = active_pull(connection, data_type)
     if existing is not None:
         return existing, False
-    mode = PullOperation.Mode.FULL if full else ""
+    mode = PullOperation.Mode.FULL if full else PullOperation.Mode.INCREMENTAL
     try:
         with transaction.atomic():
             pull = PullOperation.objects.create(
+                connection=connection, data_type=data_type, trigger=trigger, requested_by=user, mode=mode
+            )
+            DataStatus.objects.update_or_create(
                 connection=connection,
                 data_type=data_type,
-                trigger=trigger,
-                requested_by=user,
-                **({"mode": mode} if mode else {}),
+                defaults={"current_status": PullOperation.Status.QUEUED, "latest_pull": pull},
             )
             record_event(
                 connection,
@@ -52,6 +57,7 @@ def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue
 
 
 def enqueue_pull_task(pull):
+    """Hand a queued pull to django-q2. Safe to repeat: a second delivery finds it claimed."""
     async_task(RUN_PULL_TASK, pull.pk, task_name=f"pull-{pull.pk}", group=f"connection-{pull.connection_id}")
 
 
@@ -65,3 +71,18 @@ def queue_first_link_pulls(connection, *, enqueue=True):
         )
         pulls.append(pull)
     return pulls
+
+
+def queue_refresh(connection, data_types, *, user=None, full=False, enqueue=True):
+    """Manual refresh of some data types (all of the provider's when `data_types` is empty).
+
+    Returns (queued, already_active): lists of pulls.
+    """
+    names = list(data_types) or [dt.name for dt in connection.integration.provider.data_types]
+    queued, already = [], []
+    for name in names:
+        pull, created = queue_pull(
+            connection, name, PullOperation.Trigger.MANUAL, user=user, full=full, enqueue=enqueue
+        )
+        (queued if created else already).append(pull)
+    return queued, already

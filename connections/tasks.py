@@ -1,0 +1,31 @@
+"""django-q2 entry points, thin: the work is in `pulls.sync` and `schedule`.
+
+Delivery is at least once: `run_pull` for a pull that already ended, or that another
+process took, does nothing.
+"""
+
+from . import schedule
+from .models import PullOperation
+from .pulls import sync
+
+
+def run_pull(pull_id):
+    """Run one queued pull; returns its final status (shown in django-q2's task list)."""
+    pull = (
+        PullOperation.objects.select_related("connection__integration", "connection__company")
+        .filter(pk=pull_id)
+        .first()
+    )
+    if pull is None:
+        return "gone"  # the connection was deleted while its pull waited
+    return sync(pull).status
+
+
+def queue_due_pulls():
+    """Every minute: queue the pulls that are due by their data type's frequency."""
+    return len(schedule.queue_due_pulls())
+
+
+def watchdog():
+    """Every minute: fail and requeue pulls whose worker went silent."""
+    return schedule.watchdog()
