@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django_q.tasks import async_task
 
 from .events import record_event
-from .models import ACTIVE_PULL_STATUSES, ConnectionEvent, DataStatus, PullOperation
+from .models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, DataStatus, PullOperation
 
 RUN_PULL_TASK = "connections.tasks.run_pull"
 
@@ -86,3 +86,16 @@ def queue_refresh(connection, data_types, *, user=None, full=False, enqueue=True
         )
         (queued if created else already).append(pull)
     return queued, already
+
+
+def refresh_refusal(connection) -> str:
+    """Empty when data can be read now; otherwise a sentence saying why not."""
+    integration = connection.integration
+    if not integration.enabled:
+        return (
+            f"{integration.name} is switched off in this portal, so no data is read from it. "
+            "An admin can switch it on from the Integrations page."
+        )
+    if connection.status != Connection.Status.LINKED:
+        return f"This connection is {connection.status}: the company must link it again before data can be read."
+    return ""

@@ -11,7 +11,7 @@ from portal.access import require_perm
 
 from ..models import Connection, PullOperation
 from ..pulls import cancel_pull
-from ..queueing import queue_refresh
+from ..queueing import queue_refresh, refresh_refusal
 
 
 def _back(request, connection_id):
@@ -22,19 +22,6 @@ def _back(request, connection_id):
         ):
             return target
     return reverse("connections:connection-detail", args=[connection_id])
-
-
-def refresh_refusal(connection) -> str:
-    """Empty when data can be read now; otherwise a sentence saying why not."""
-    integration = connection.integration
-    if not integration.enabled:
-        return (
-            f"{integration.name} is switched off in this portal, so no data is read from it. "
-            "An admin can switch it on from the Integrations page."
-        )
-    if connection.status != Connection.Status.LINKED:
-        return f"This connection is {connection.status}: the company must link it again before data can be read."
-    return ""
 
 
 @require_perm("connections.refresh_data")
