@@ -60,7 +60,7 @@ class CompanyFilterForm(forms.Form):
     def value(self, name):
         """The cleaned value, or "" when the field was missing or invalid."""
         self.is_valid()  # fills cleaned_data with the fields that are valid, ignoring the rest
-        return self.cleaned_data.get(name) or ""
+        return getattr(self, "cleaned_data", {}).get(name) or ""
 
     def search_id(self):
         """The search text as an id, when it is one (support often pastes ids)."""

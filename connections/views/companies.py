@@ -47,7 +47,7 @@ def filtered_companies(form):
 @require_perm("connections.view_company")
 def company_list(request):
     integrations = list(Integration.objects.all())
-    form = CompanyFilterForm(request.GET or None, integrations=integrations)
+    form = CompanyFilterForm(request.GET, integrations=integrations)
     page = Paginator(filtered_companies(form), PAGE_SIZE).get_page(request.GET.get("page"))
     ctx = {
         "form": form,
