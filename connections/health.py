@@ -1,0 +1,493 @@
+"""Connection health: what is wrong, what to do next, and when the next pull runs.
+
+Plain functions over the models, shared by the dashboard, the company and connection
+pages and their tests. Pages render what these return and hold no rules of their own.
+Every function runs a fixed number of queries, whatever the amount of data.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from integrations.models import SyncSetting
+
+from .models import (
+    ACTIVE_PULL_STATUSES,
+    Connection,
+    DataStatus,
+    PullOperation,
+    PullStatus,
+)
+from .schedule import next_due_at
+
+# A data type is "failing repeatedly" from this many failed pulls in a row.
+FAILING_IN_ROW = 3
+# Data is stale when no pull succeeded within this many of its intervals.
+STALE_FACTOR = 2
+ATTENTION_LIMIT = 10
+
+S = Connection.Status
+
+
+def stuck_after() -> timedelta:
+    """How long a running pull may go without a heartbeat before we call it stuck.
+
+    The sync engine's watchdog uses the same setting to mark such pulls failed; the
+    dashboard shows the ones it has not reached yet.
+    """
+    return timedelta(seconds=settings.SYNC_STALE_SECONDS)
+
+
+def moment(value, now=None) -> str:
+    """'3 March at 10:02' in the portal's time zone (with the year when it is not this year)."""
+    local = timezone.localtime(value)
+    today = timezone.localtime(now or timezone.now())
+    day = f"{local.day} {local:%B}" + (f" {local.year}" if local.year != today.year else "")
+    return f"{day} at {local:%H:%M}"
+
+
+def key_label(integration) -> str:
+    """'API key' from 'Clear Books API key': the sentence already names the integration."""
+    label = integration.provider.credentials_label
+    return label.removeprefix(integration.name).strip() or label
+
+
+def has_live_link(connection, now=None) -> bool:
+    """A Link URL the company can still use: issued, unused and not expired."""
+    now = now or timezone.now()
+    return bool(
+        connection.link_token
+        and connection.link_token_used_at is None
+        and (connection.link_token_expires_at is None or connection.link_token_expires_at > now)
+    )
+
+
+#
+# Health per data type
+#
+
+
+@dataclass
+class NextPull:
+    at: datetime | None
+    text: str = ""  # when set, shown instead of the time ("paused — integration is off")
+
+
+@dataclass
+class DataTypeHealth:
+    data_type: str
+    label: str
+    frequency: str
+    interval: timedelta | None
+    has_amounts: bool
+    status: DataStatus | None
+    next_pull: NextPull
+    stale_since: datetime | None = None  # the last success (or link) when data is stale
+
+    @property
+    def current_status(self):
+        return self.status.current_status if self.status else ""
+
+    @property
+    def last_success(self):
+        return self.status.last_successful_sync_at if self.status else None
+
+    @property
+    def failures_in_row(self):
+        return self.status.failures_in_row if self.status else 0
+
+    @property
+    def latest_pull(self):
+        return self.status.latest_pull if self.status else None
+
+    @property
+    def is_failing(self):
+        return self.failures_in_row >= FAILING_IN_ROW
+
+    @property
+    def is_stale(self):
+        return self.stale_since is not None
+
+
+def _interval(setting):
+    seconds = setting.interval_seconds if setting else None
+    return timedelta(seconds=seconds) if seconds else None
+
+
+def schedules_run(connection) -> bool:
+    return connection.integration.enabled and connection.status == S.LINKED
+
+
+def next_scheduled_pull(connection, setting, status, now=None) -> NextPull:
+    """When the schedule will next queue this data type: the schedule's own rule (schedule.next_due_at)."""
+    now = now or timezone.now()
+    if not connection.integration.enabled:
+        return NextPull(None, "paused — integration is off")
+    if connection.status != S.LINKED:
+        return NextPull(None, "none — not Linked")
+    interval = _interval(setting)
+    if interval is None:
+        return NextPull(None, "none — refreshed by hand only")
+    if status is not None and status.current_status in ACTIVE_PULL_STATUSES:
+        return NextPull(None, "running now" if status.current_status != PullStatus.QUEUED else "queued now")
+    due = next_due_at(status, connection.linked_at, interval.total_seconds())
+    if due <= now:
+        return NextPull(now, "due now")
+    return NextPull(due)
+
+
+def stale_since(connection, setting, status, now=None):
+    """The last success (or the link time, if none) when it is older than twice the interval."""
+    now = now or timezone.now()
+    interval = _interval(setting)
+    if interval is None or not schedules_run(connection):
+        return None
+    reference = (status.last_successful_sync_at if status else None) or connection.linked_at
+    if reference is not None and reference < now - STALE_FACTOR * interval:
+        return reference
+    return None
+
+
+def health_for_connections(connections, now=None) -> dict:
+    """{connection pk: [DataTypeHealth, …]} in the provider's data type order; two queries."""
+    now = now or timezone.now()
+    connections = list(connections)
+    statuses = DataStatus.objects.filter(connection__in=connections).select_related("latest_pull")
+    by_connection = {}
+    for status in statuses:
+        by_connection.setdefault(status.connection_id, {})[status.data_type] = status
+    integration_ids = {c.integration_id for c in connections}
+    settings_by = {
+        (s.integration_id, s.data_type): s for s in SyncSetting.objects.filter(integration_id__in=integration_ids)
+    }
+    result = {}
+    for connection in connections:
+        rows = []
+        known = by_connection.get(connection.pk, {})
+        for dt in connection.integration.provider.data_types:
+            setting = settings_by.get((connection.integration_id, dt.name))
+            status = known.get(dt.name)
+            rows.append(
+                DataTypeHealth(
+                    data_type=dt.name,
+                    label=dt.label,
+                    frequency=setting.frequency if setting else "none",
+                    interval=_interval(setting),
+                    has_amounts=dt.has_amounts,
+                    status=status,
+                    next_pull=next_scheduled_pull(connection, setting, status, now),
+                    stale_since=stale_since(connection, setting, status, now),
+                )
+            )
+        result[connection.pk] = rows
+    return result
+
+
+def last_success(rows):
+    """The latest successful sync over a connection's data types."""
+    times = [row.last_success for row in rows if row.last_success]
+    return max(times) if times else None
+
+
+def stuck_pulls_filter(now=None) -> Q:
+    """Running pulls whose heartbeat (or start, before the first heartbeat) is too old."""
+    cutoff = (now or timezone.now()) - stuck_after()
+    running = Q(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING])
+    silent = (
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True, requested_at__lt=cutoff)
+    )
+    return running & silent
+
+
+def is_stuck(pull, now=None) -> bool:
+    """The same rule as stuck_pulls_filter, for a pull already loaded."""
+    if pull.status not in (PullStatus.FETCHING, PullStatus.PROCESSING):
+        return False
+    beat = pull.heartbeat_at or pull.started_at or pull.requested_at
+    return beat < (now or timezone.now()) - stuck_after()
+
+
+#
+# Diagnosis: sentences for the top of the connection page
+#
+
+
+@dataclass
+class Diagnosis:
+    tone: str  # bad, warn, info (callout tones)
+    sentence: str  # what is wrong, in plain words
+    action: str  # what to do next
+    detail: str = ""  # e.g. the reason recorded with the status move
+    show_link_url: bool = False
+
+    @property
+    def text(self):
+        return f"{self.sentence} — {self.action}"
+
+
+def _status_diagnosis(connection, live_link, now):
+    name = connection.integration.name
+    if connection.status == S.DEAUTHORIZED:
+        action = (
+            "the company must relink: send them this Link URL."
+            if live_link
+            else "the company must relink: issue a new Link URL (Admin) and send it to them."
+        )
+        sentence = (
+            f"{name} rejected the {key_label(connection.integration)} on {moment(connection.status_changed_at, now)}"
+        )
+        return Diagnosis("bad", sentence, action, connection.status_reason, show_link_url=live_link)
+    if connection.status == S.UNLINKED:
+        return Diagnosis(
+            "info",
+            f"Unlinked on {moment(connection.status_changed_at, now)}; the data already read is kept",
+            "nothing syncs until the company relinks through a new Link URL (Admin).",
+            connection.status_reason,
+            show_link_url=live_link,
+        )
+    if connection.status == S.PENDING_AUTH:
+        if live_link:
+            return Diagnosis(
+                "info",
+                f"Waiting for the company to enter their {key_label(connection.integration)}",
+                "send them this Link URL.",
+                show_link_url=True,
+            )
+        if connection.link_token_expires_at and connection.link_token_used_at is None:
+            sentence = f"The Link URL expired on {moment(connection.link_token_expires_at, now)} before it was used"
+        else:
+            sentence = "No usable Link URL has been issued for this connection"
+        return Diagnosis("warn", sentence, "issue a new Link URL (Admin) and send it to the company.")
+    return None
+
+
+def _data_type_diagnoses(connection, rows, now):
+    found = []
+    for row in rows:
+        pull = row.latest_pull
+        if connection.status == S.DEAUTHORIZED and pull is not None and pull.status == PullStatus.AUTH_ERROR:
+            continue  # said once, by the status diagnosis
+        if row.failures_in_row:
+            error = (pull.error_message if pull else "") or "no error was recorded"
+            times = "once" if row.failures_in_row == 1 else f"{row.failures_in_row} times in a row"
+            found.append(
+                Diagnosis(
+                    "bad" if row.is_failing else "warn",
+                    f"{row.label} failed {times}; the last error: {error.rstrip('.')}",
+                    f"read pull {pull.pk} for the technical detail, then refresh {row.label.lower()}."
+                    if pull
+                    else f"refresh {row.label.lower()}.",
+                )
+            )
+        elif row.is_stale:
+            since = (
+                f"since {moment(row.stale_since, now)}"
+                if row.last_success
+                else f"since the connection was linked on {moment(row.stale_since, now)}"
+            )
+            found.append(
+                Diagnosis(
+                    "warn",
+                    f"{row.label} has not synced successfully {since} (expected {row.frequency})",
+                    f"refresh {row.label.lower()} and check the pull's outcome.",
+                )
+            )
+    return found
+
+
+def diagnose(connection, rows, stuck=(), now=None) -> list[Diagnosis]:
+    """Everything wrong with a connection, most important first; [] when all is well."""
+    now = now or timezone.now()
+    found = []
+    status = _status_diagnosis(connection, has_live_link(connection, now), now)
+    if status:
+        found.append(status)
+    if not connection.integration.enabled and connection.status == S.LINKED:
+        found.append(
+            Diagnosis(
+                "warn",
+                f"{connection.integration.name} is switched off in this portal, so scheduled pulls are paused",
+                "an admin can switch it on from the Integrations page; the status is unchanged.",
+            )
+        )
+    for pull in stuck:
+        beat = pull.heartbeat_at or pull.started_at or pull.requested_at
+        found.append(
+            Diagnosis(
+                "warn",
+                f"Pull {pull.pk} ({pull.data_type}) has reported no progress since {moment(beat, now)}",
+                "the worker may have stopped: the watchdog will mark it failed and queue it again, or cancel it.",
+            )
+        )
+    found.extend(_data_type_diagnoses(connection, rows, now))
+    return found
+
+
+#
+# Needs attention: the dashboard's list
+#
+
+
+@dataclass
+class AttentionGroup:
+    kind: str
+    title: str
+    action: str  # the next action, for every entry of the group
+    total: int
+    items: list = field(default_factory=list)
+
+
+@dataclass
+class AttentionItem:
+    company: str
+    integration: str
+    sentence: str
+    url_name: str
+    url_arg: object
+    at: datetime | None = None
+
+
+def _deauthorized(now, limit):
+    rows = (
+        Connection.objects.filter(status=S.DEAUTHORIZED)
+        .select_related("company", "integration")
+        .order_by("-status_changed_at")
+    )
+    items = [
+        AttentionItem(
+            c.company.name,
+            c.integration.name,
+            f"{c.integration.name} rejected the {key_label(c.integration)} on {moment(c.status_changed_at, now)}.",
+            "connections:connection-detail",
+            c.pk,
+            c.status_changed_at,
+        )
+        for c in rows[:limit]
+    ]
+    return AttentionGroup(
+        "deauthorized",
+        "Deauthorized connections",
+        "The company must relink: open the connection and send them a new Link URL.",
+        rows.count(),
+        items,
+    )
+
+
+def _failing(now, limit):
+    rows = (
+        DataStatus.objects.filter(failures_in_row__gte=FAILING_IN_ROW, connection__status=S.LINKED)
+        .select_related("connection__company", "connection__integration", "latest_pull")
+        .order_by("-failures_in_row", "-latest_pull_id")
+    )
+    items = []
+    for ds in rows[:limit]:
+        error = ds.latest_pull.error_message.rstrip(".") if ds.latest_pull else "no error was recorded"
+        items.append(
+            AttentionItem(
+                ds.connection.company.name,
+                ds.connection.integration.name,
+                f"{ds.data_type} failed {ds.failures_in_row} times in a row: {error}.",
+                "connections:pull-detail" if ds.latest_pull_id else "connections:connection-detail",
+                ds.latest_pull_id or ds.connection_id,
+                ds.latest_pull.finished_at if ds.latest_pull else None,
+            )
+        )
+    return AttentionGroup(
+        "failing",
+        "Data types failing repeatedly",
+        "Read the error on the latest pull, fix the cause, then Refresh that data type.",
+        rows.count(),
+        items,
+    )
+
+
+def stale_filter(now=None) -> Q:
+    """Data statuses of Linked connections of enabled integrations not refreshed within twice their interval."""
+    now = now or timezone.now()
+    by_setting = Q(pk__in=[])
+    for setting in SyncSetting.objects.filter(integration__enabled=True).exclude(frequency="none"):
+        cutoff = now - STALE_FACTOR * timedelta(seconds=setting.interval_seconds)
+        by_setting |= Q(connection__integration_id=setting.integration_id, data_type=setting.data_type) & (
+            Q(last_successful_sync_at__lt=cutoff)
+            | Q(last_successful_sync_at__isnull=True, connection__linked_at__lt=cutoff)
+        )
+    return by_setting & Q(connection__status=S.LINKED, connection__integration__enabled=True)
+
+
+def _stale(now, limit):
+    rows = (
+        DataStatus.objects.filter(stale_filter(now))
+        .exclude(failures_in_row__gte=FAILING_IN_ROW)  # listed as failing already
+        .select_related("connection__company", "connection__integration")
+        .order_by(F("last_successful_sync_at").asc(nulls_first=True))
+    )
+    items = []
+    for ds in rows[:limit]:
+        since = (
+            f"since {moment(ds.last_successful_sync_at, now)}" if ds.last_successful_sync_at else "since it was linked"
+        )
+        items.append(
+            AttentionItem(
+                ds.connection.company.name,
+                ds.connection.integration.name,
+                f"{ds.data_type} has not synced successfully {since}.",
+                "connections:connection-detail",
+                ds.connection_id,
+                ds.last_successful_sync_at,
+            )
+        )
+    return AttentionGroup(
+        "stale",
+        "Stale data",
+        "Open the connection to see why, then Refresh the data type.",
+        rows.count(),
+        items,
+    )
+
+
+def _stuck(now, limit):
+    rows = (
+        PullOperation.objects.filter(stuck_pulls_filter(now))
+        .select_related("connection__company", "connection__integration")
+        .order_by("requested_at")
+    )
+    items = []
+    for pull in rows[:limit]:
+        beat = pull.heartbeat_at or pull.started_at or pull.requested_at
+        items.append(
+            AttentionItem(
+                pull.connection.company.name,
+                pull.connection.integration.name,
+                f"Pull {pull.pk} ({pull.data_type}) is {pull.status} with no progress since {moment(beat, now)}.",
+                "connections:pull-detail",
+                pull.pk,
+                beat,
+            )
+        )
+    return AttentionGroup(
+        "stuck",
+        "Pulls stuck without progress",
+        "The worker may have stopped: check it runs; the watchdog will fail and requeue the pull, or cancel it.",
+        rows.count(),
+        items,
+    )
+
+
+def needs_attention(now=None, limit=ATTENTION_LIMIT) -> list[AttentionGroup]:
+    """The dashboard's list, by kind; each group holds its total and its first `limit` entries."""
+    now = now or timezone.now()
+    groups = [_deauthorized(now, limit), _failing(now, limit), _stale(now, limit), _stuck(now, limit)]
+    return [g for g in groups if g.total]
+
+
+def connection_counts() -> dict:
+    """{status: count} for every connection status (zeros included)."""
+    counts = dict.fromkeys(S.values, 0)
+    for row in Connection.objects.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    return counts

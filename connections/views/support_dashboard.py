@@ -1,0 +1,102 @@
+"""The dashboard after login: connections by status, the last 24 hours of pulls, and what needs attention."""
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncHour
+from django.shortcuts import render
+from django.utils import timezone
+
+from portal.access import require_perm
+
+from .. import health
+from ..models import ACTIVE_PULL_STATUSES, FAILED_PULL_STATUSES, PullOperation, PullStatus
+
+HOURS = 24
+# The chart stacks pulls by outcome; the tones match the status badges.
+OUTCOMES = (
+    ("Complete", "good", (PullStatus.COMPLETE,)),
+    ("Failed", "bad", FAILED_PULL_STATUSES),
+    ("Cancelled", "muted", (PullStatus.CANCELLED,)),
+    ("Queued or running", "info", ACTIVE_PULL_STATUSES),
+)
+CHART = {"bar": 20, "gap": 6, "height": 120, "top": 8, "bottom": 22}
+
+
+def _outcome_of(status):
+    return next((label for label, _, statuses in OUTCOMES if status in statuses), "Failed")
+
+
+def pull_outcomes(now):
+    """(hour buckets of {outcome: n}, {status: n}, start) for the last 24 hours, in one query."""
+    start = timezone.localtime(now).replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
+    rows = (
+        PullOperation.objects.filter(requested_at__gte=start)
+        .annotate(hour=TruncHour("requested_at"))
+        .values("hour", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    buckets = [dict.fromkeys((label for label, _, _ in OUTCOMES), 0) for _ in range(HOURS)]
+    by_status = {}
+    for row in rows:
+        index = int((row["hour"] - start).total_seconds() // 3600)
+        if 0 <= index < HOURS:
+            buckets[index][_outcome_of(row["status"])] += row["n"]
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+    return buckets, by_status, start
+
+
+def outcome_chart(buckets, start):
+    """Geometry for the server-rendered SVG: one stacked column per hour."""
+    bar, gap, height, top, bottom = (CHART[k] for k in ("bar", "gap", "height", "top", "bottom"))
+    peak = max((sum(b.values()) for b in buckets), default=0) or 1
+    columns = []
+    for index, bucket in enumerate(buckets):
+        x = index * (bar + gap)
+        y = top + height
+        segments = []
+        for label, tone, _ in OUTCOMES:
+            count = bucket[label]
+            if not count:
+                continue
+            h = max(1, round(count / peak * height))
+            y -= h
+            segments.append({"x": x, "y": y, "height": h, "tone": tone, "label": label, "count": count})
+        hour = timezone.localtime(start + timedelta(hours=index))
+        columns.append(
+            {
+                "x": x,
+                "hour": f"{hour:%H}:00",
+                "segments": segments,
+                "total": sum(bucket.values()),
+                "tick": index % 6 == 0,
+            }
+        )
+    return {
+        "columns": columns,
+        "width": HOURS * (bar + gap) - gap,
+        "height": top + height + bottom,
+        "baseline": top + height,
+        "label_y": top + height + 16,
+        "bar": bar,
+        "peak": peak,
+        "legend": [(label, tone) for label, tone, _ in OUTCOMES],
+    }
+
+
+@require_perm("connections.view_connection")
+def dashboard(request):
+    now = timezone.now()
+    buckets, by_status, start = pull_outcomes(now)
+    totals = {label: sum(b[label] for b in buckets) for label, _, _ in OUTCOMES}
+    ctx = {
+        "connection_counts": health.connection_counts(),
+        "chart": outcome_chart(buckets, start),
+        "outcome_totals": totals,
+        "pulls_by_status": sorted(by_status.items(), key=lambda item: -item[1]),
+        "pull_total": sum(totals.values()),
+        "since": start,
+        "attention": health.needs_attention(now),
+    }
+    return render(request, "connections/dashboard.html", ctx)

@@ -1,0 +1,70 @@
+"""Read history (global and per company) and a pull's page with its live progress."""
+
+from django.shortcuts import get_object_or_404, render
+
+from integrations.models import Integration
+from portal.access import require_perm
+
+from ..models import ACTIVE_PULL_STATUSES, Company, PullOperation, PullStatus
+from ..support_forms import PullFilterForm
+from .support import window
+
+PER_PAGE = 50
+
+
+def _history(request, pulls, company=None):
+    integrations = list(Integration.objects.all())
+    form = PullFilterForm(request.GET or None, integrations=integrations)
+    pulls = pulls.filter(**form.filters()).select_related("connection__company", "connection__integration")
+    ctx = {
+        "form": form,
+        "page": window(pulls.order_by("-requested_at", "-id"), request, PER_PAGE),
+        "company": company,
+        "filtered": bool(form.is_bound and form.filters()),
+    }
+    return render(request, "connections/pull_list.html", ctx)
+
+
+@require_perm("connections.view_pulloperation")
+def pull_list(request):
+    return _history(request, PullOperation.objects.all())
+
+
+@require_perm("connections.view_pulloperation")
+def company_pulls(request, pk):
+    company = get_object_or_404(Company, pk=pk)
+    return _history(request, PullOperation.objects.filter(connection__company=company), company)
+
+
+def progress(pull):
+    """The progress bar's state: percent (None when unknown), tone, and whether to keep polling."""
+    active = pull.status in ACTIVE_PULL_STATUSES
+    if pull.status == PullStatus.COMPLETE:
+        percent, tone = 100, "done"
+    elif not active:
+        percent, tone = 100, "failed" if pull.status != PullStatus.CANCELLED else "done"
+    elif pull.expected_records:
+        # The last complete pull's size is an estimate: never claim 100% before the end.
+        percent, tone = min(99, pull.records_fetched * 100 // pull.expected_records), ""
+    else:
+        percent, tone = None, ""
+    return {"pull": pull, "active": active, "percent": percent, "tone": tone}
+
+
+def _pull_or_404(pk):
+    return get_object_or_404(
+        PullOperation.objects.select_related("connection__company", "connection__integration", "requested_by"), pk=pk
+    )
+
+
+@require_perm("connections.view_pulloperation")
+def pull_detail(request, pk):
+    pull = _pull_or_404(pk)
+    ctx = {**progress(pull), "pull": pull}
+    return render(request, "connections/pull_detail.html", ctx)
+
+
+@require_perm("connections.view_pulloperation")
+def pull_progress(request, pk):
+    """The live part of the pull page; htmx polls it every second while the pull is active."""
+    return render(request, "connections/_pull_progress.html", progress(_pull_or_404(pk)))
