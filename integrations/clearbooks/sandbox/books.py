@@ -1,0 +1,532 @@
+"""Deterministic UK books generated from a BookSpec, and the changes tests make to them.
+
+Every record is a dict of wire strings keyed by the field names in wsdl.TYPES, so
+rendering is a lookup; fields that start with `_` are the sandbox's own (roles,
+ledger, parsed dates) and never reach the wire. Each section draws from its own
+random stream seeded by the spec's seed, so the same key gives the same books in any
+process, on any day of the anchor's month.
+"""
+
+import hashlib
+import html
+import random
+import string
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from . import ukdata
+from .keys import BookSpec
+
+CENT = Decimal("0.01")
+DATA_TYPES = (
+    "customers",
+    "suppliers",
+    "invoices",
+    "bills",
+    "chartOfAccounts",
+    "bankAccounts",
+    "trackingCategories",
+    "paymentMethods",
+    "currencies",
+)
+CLEARBOOKS_ACCOUNT = "64372"  # the account number inside statement URLs
+
+
+def money(value: Decimal) -> str:
+    """Plain text without a fixed scale, as on the wire: 0, 2, 6608.66, 12.5."""
+    if value == 0:
+        return "0"
+    return format(value.quantize(CENT).normalize(), "f")
+
+
+def wire_datetime(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def wire_date(value: date) -> str:
+    return value.strftime("%Y-%m-%d 00:00:00")
+
+
+def _token(*parts) -> str:
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return digest[:16].hex()
+
+
+def vat_number(rng: random.Random) -> str:
+    """A GB VAT number whose check digits pass HMRC's modulus 97 test."""
+    digits = [rng.randint(1 if i == 0 else 0, 9) for i in range(7)]
+    total = sum(d * w for d, w in zip(digits, range(8, 1, -1), strict=True))
+    check = -total % 97
+    return "GB" + "".join(map(str, digits)) + f"{check:02d}"
+
+
+def _postcode(rng, area):
+    letters = rng.choice(ukdata.POSTCODE_LETTERS) + rng.choice(ukdata.POSTCODE_LETTERS)
+    return f"{area}{rng.randint(1, 28)} {rng.randint(1, 9)}{letters}"
+
+
+def _phone(rng, prefix):
+    return prefix + str(rng.randint(0, 999)).zfill(3)
+
+
+class Books:
+    """One key's books: generated once, then changed only by touch() and delete().
+
+    render.py caches each record's XML in the record itself (`_xml`); a change drops it.
+    """
+
+    def __init__(self, spec: BookSpec, today: date | None = None):
+        self.spec = spec
+        today = today or datetime.now(UTC).date()
+        self.anchor = date.fromisoformat(spec.anchor) if spec.anchor else today.replace(day=1)
+        self.pristine = True
+        self._touches = 0
+        self.currencies = self._currencies()
+        self.bank_accounts = self._bank_accounts()
+        self.account_codes = self._account_codes()
+        self.projects = self._projects()
+        self.payment_methods = self._payment_methods()
+        self.entities = self._entities()
+        self.invoices = self._invoices()
+        self._sales = [inv for inv in self.invoices if inv["_ledger"] == "sales"]
+        self._purchases = [inv for inv in self.invoices if inv["_ledger"] == "purchases"]
+
+    def _rng(self, section: str) -> random.Random:
+        return random.Random(f"{self.spec.seed}:{section}")
+
+    # Reference lists
+
+    def _currencies(self):
+        return [
+            {"id": str(i), "name": name, "code": code, "symbol": symbol}
+            for i, (name, code, symbol) in enumerate(ukdata.CURRENCIES[: self.spec.currencies], start=1)
+        ]
+
+    def _bank_accounts(self):
+        rng = self._rng("bank")
+        bank = rng.choice(ukdata.BANKS)
+        out = []
+        for i in range(1, self.spec.bank_accounts + 1):
+            template, account_type = ukdata.OWN_BANK_ACCOUNTS[(i - 1) % len(ukdata.OWN_BANK_ACCOUNTS)]
+            name = template.format(bank=bank)
+            if i > len(ukdata.OWN_BANK_ACCOUNTS):
+                name = f"{name} {i}"
+            balance = Decimal(rng.randint(-250_000, 4_500_000)) / 100
+            if account_type in (1, 6, 7):
+                balance = -abs(balance) / 4
+            last = self.anchor - timedelta(days=rng.randint(1, 20))
+            out.append(
+                {
+                    "last_date": last.strftime("%d %b %Y"),
+                    "id": str(i),
+                    "bank_name": name,
+                    "account_type": str(account_type),
+                    "balance": money(balance),
+                    "currency": "1" if self.spec.currencies else "0",
+                    "gl_account_code": str(7502000 + i),
+                    "total_mc": money(balance),
+                }
+            )
+        return out
+
+    def _account_codes(self):
+        codes = []
+        for code, name, group, vat, sales, purchases in ukdata.CHART:
+            codes.append(
+                {
+                    "id": str(code),
+                    "account_name": name,
+                    "group_name": group,
+                    "default_vat_rate": vat,
+                    "show_sales": "true" if sales else "false",
+                    "show_purchases": "true" if purchases else "false",
+                    "customAccountCode": ukdata.CUSTOM_CODES.get(code, ""),
+                    "hidden": "true" if code in ukdata.HIDDEN_CODES else "false",
+                }
+            )
+        for bank in self.bank_accounts:
+            codes.append(
+                {
+                    "id": bank["gl_account_code"],
+                    "account_name": html.escape(bank["bank_name"], quote=False),
+                    "group_name": "Current assets",
+                    "default_vat_rate": ukdata.OUT,
+                    "show_sales": "false",
+                    "show_purchases": "false",
+                    "customAccountCode": "",
+                    "hidden": "false",
+                }
+            )
+        codes.sort(key=lambda c: c["id"])
+        wanted = self.spec.account_codes
+        if wanted is not None:
+            codes = codes[:wanted]
+            for k in range(len(codes), wanted):
+                codes.append(
+                    {
+                        "id": str(1003001 + k),
+                        "account_name": f"Sales - product line {k + 1}",
+                        "group_name": "Revenue",
+                        "default_vat_rate": "",
+                        "show_sales": "true",
+                        "show_purchases": "false",
+                        "customAccountCode": "",
+                        "hidden": "false",
+                    }
+                )
+        return codes
+
+    def _projects(self):
+        rng = self._rng("projects")
+        town = rng.choice(ukdata.TOWNS)[0]
+        out = []
+        for i in range(1, self.spec.projects + 1):
+            name, description = ukdata.PROJECTS[(i - 1) % len(ukdata.PROJECTS)]
+            name = name.format(town=town)
+            if i > len(ukdata.PROJECTS):
+                name = f"{name} {(i - 1) // len(ukdata.PROJECTS) + 1}"
+            out.append(
+                {
+                    "id": str(i),
+                    "description": description.format(town=town),
+                    "projectName": name,
+                    "status": ukdata.PROJECT_STATUSES[(i - 1) % len(ukdata.PROJECT_STATUSES)],
+                }
+            )
+        return out
+
+    def _payment_methods(self):
+        out = []
+        for i in range(1, self.spec.payment_methods + 1):
+            name, closed = ukdata.PAYMENT_METHODS[(i - 1) % len(ukdata.PAYMENT_METHODS)]
+            if i > len(ukdata.PAYMENT_METHODS):
+                name = f"{name} {(i - 1) // len(ukdata.PAYMENT_METHODS) + 1}"
+            out.append({"id": str(i), "name": name, "isClosed": "true" if closed else "false"})
+        return out
+
+    # Customers and suppliers
+
+    def _company_name(self, rng, taken):
+        for _ in range(20):
+            shape = rng.random()
+            if shape < 0.45:
+                name = f"{rng.choice(ukdata.ADJECTIVES)} {rng.choice(ukdata.TRADES)}"
+            elif shape < 0.7:
+                name = f"{rng.choice(ukdata.SURNAMES)} & {rng.choice(ukdata.SURNAMES)}"
+            elif shape < 0.9:
+                name = f"{rng.choice(ukdata.SURNAMES)} {rng.choice(ukdata.TRADES)}"
+            else:
+                name = f"{rng.choice(ukdata.TOWNS)[0]} {rng.choice(ukdata.TRADES)}"
+            suffix = rng.choice(ukdata.SUFFIXES)
+            if suffix and not (suffix.startswith("&") and "&" in name):
+                name = f"{name} {suffix}"
+            if name not in taken:
+                break
+        else:
+            name = f"{name} ({len(taken) + 1})"
+        taken.add(name)
+        return name
+
+    def _entities(self):
+        rng = self._rng("entities")
+        spec = self.spec
+        both = spec.both_count
+        roles = ["c"] * (spec.customers - both) + ["s"] * (spec.suppliers - both) + ["b"] * both
+        rng.shuffle(roles)
+        taken = set()
+        out = []
+        oldest = datetime.combine(self.anchor, datetime.min.time()) - timedelta(days=540)
+        for i, role in enumerate(roles, start=1):
+            name = self._company_name(rng, taken)
+            first, last = rng.choice(ukdata.FIRST_NAMES), rng.choice(ukdata.SURNAMES)
+            town, county, area, phone_prefix = rng.choice(ukdata.TOWNS)
+            base = name.lower()
+            for suffix in (" group ltd", " ltd", " limited", " llp", " & co"):
+                base = base.removesuffix(suffix)
+            slug = "".join(ch for ch in base if ch in string.ascii_lowercase)[:24]
+            modified = oldest + timedelta(seconds=rng.randint(0, 539 * 86400))
+            has_bank = role != "c" and rng.random() < 0.7
+            company_number = ""
+            if rng.random() < 0.7 and area in ukdata.SCOTTISH_AREAS:
+                company_number = f"SC{rng.randint(100000, 999999)}"
+            elif rng.random() < 0.7:
+                company_number = f"{rng.randint(1000000, 15999999):08d}"
+            entity = {
+                "id": str(i),
+                "country": "GB",
+                "building": rng.choice(ukdata.BUILDINGS).format(n=rng.randint(1, 40)) if rng.random() < 0.5 else "",
+                "address2": rng.choice(("", "", "Business Park", "Enterprise Centre", "Trading Estate")),
+                "phone2": _phone(rng, "07700 900") if rng.random() < 0.4 else "",
+                "fax": _phone(rng, phone_prefix) if rng.random() < 0.08 else "",
+                "website": f"https://www.{slug}.co.uk" if rng.random() < 0.6 else "",
+                "date_modified": wire_datetime(modified),
+                "external_id": rng.choice(("", "", "", "0", f"CRM-{1000 + i}")),
+                "vat_number": vat_number(rng) if rng.random() < 0.6 else "",
+                "company_number": company_number,
+                "statement_url": f"https://secure.clearbooks.co.uk/s/{CLEARBOOKS_ACCOUNT}:{_token(spec.seed, 'e', i)}",
+                # Stored HTML-escaped: names with "&" come double-escaped on the wire (API.md §5.3).
+                "company_name": html.escape(name, quote=False),
+                "contact_name": f"{first} {last}" if rng.random() < 0.85 else "",
+                "address1": f"{rng.randint(1, 220)} {rng.choice(ukdata.STREETS)}",
+                "town": town,
+                "county": county,
+                "postcode": _postcode(rng, area),
+                "email": f"accounts@{slug}.co.uk" if rng.random() < 0.6 else f"{first.lower()}@{slug}.co.uk",
+                "phone1": _phone(rng, phone_prefix),
+                "bankAccount": {
+                    "bankName": rng.choice(ukdata.BANKS) if has_bank else "",
+                    "name": html.escape(name, quote=False) if has_bank else "",
+                    "sortcode": "-".join(str(rng.randint(10, 99)) for _ in range(3)) if has_bank else "",
+                    "accountNumber": str(rng.randint(10_000_000, 99_999_999)) if has_bank else "",
+                },
+                "_roles": {"c": ("customer",), "s": ("supplier",), "b": ("customer", "supplier")}[role],
+                "_modified": modified,
+            }
+            if role in "cb":
+                entity["customer"] = {
+                    "default_account_code": "1001001",
+                    "default_vat_rate": "0.2",
+                    "default_credit_terms": rng.choice(("30", "30", "14", "60", "-1")),
+                }
+            if role in "sb":
+                entity["supplier"] = {
+                    "default_account_code": str(rng.choice(ukdata.SUPPLIER_DEFAULT_CODES)),
+                    "default_vat_rate": rng.choice(("0.2", "0.2", "Manual")),
+                    "default_credit_terms": rng.choice(("30", "30", "14", "7")),
+                }
+            elif rng.random() < 0.1:
+                # Like captured entity 1: an empty <supplier/> means "not a supplier".
+                entity["supplier"] = {}
+            out.append(entity)
+        return out
+
+    # Invoices and bills
+
+    def _documents(self, ledger, count, voided):
+        rng = self._rng(ledger)
+        role = "customer" if ledger == "sales" else "supplier"
+        entity_ids = [e["id"] for e in self.entities if role in e["_roles"]]
+        project_ids = [p["id"] for p in self.projects if p["status"] != "deleted"]
+        voided_at = set(rng.sample(range(count), voided))
+        eur = len(self.currencies) >= 2 and ledger == "sales"
+        docs = []
+        for n in range(count):
+            created = self.anchor - timedelta(days=rng.randint(1, 365))
+            terms = rng.choice((30, 30, 30, 14, 60, 7))
+            lines = self._lines(rng, ledger, created, project_ids)
+            net = sum((line["_net"] for line in lines), Decimal(0))
+            vat = sum((line["_vat"] for line in lines), Decimal(0))
+            gross = net + vat
+            status, paid = self._status(rng, n in voided_at, created + timedelta(days=terms), gross)
+            foreign = eur and rng.random() < 0.04
+            docs.append(
+                {
+                    "_ledger": ledger,
+                    "_created": created,
+                    "_terms": terms,
+                    "_lines": lines,
+                    "_net": net,
+                    "_vat": vat,
+                    "_gross": gross,
+                    "_paid": paid,
+                    "status": status,
+                    "entityId": rng.choice(entity_ids) if entity_ids else "0",
+                    "reference": self._reference(rng, ledger),
+                    "project": rng.choice(project_ids) if project_ids and rng.random() < 0.15 else "0",
+                    "description": lines[0]["description"] if len(lines) == 1 else f"{len(lines)} items",
+                    "_foreign": foreign,
+                    "_fxrate": rng.choice(ukdata.EUR_RATES) if foreign else "0",
+                }
+            )
+        return docs
+
+    def _reference(self, rng, ledger):
+        if ledger == "sales":
+            return rng.choice(("", "", f"PO{rng.randint(10000, 99999)}", f"Order {rng.randint(100, 9999)}"))
+        return rng.choice((f"{rng.randint(100000, 999999)}", f"INV-{rng.randint(1000, 99999)}", ""))
+
+    def _lines(self, rng, ledger, created, project_ids):
+        month = ukdata.MONTHS[created.month - 1]
+        lines = []
+        for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
+            if ledger == "sales":
+                desc, code, low, high, quantities = rng.choice(ukdata.SALES_LINES)
+                rate = "0.2"
+            else:
+                desc, code, low, high, quantities, rate = rng.choice(ukdata.PURCHASE_LINES)
+            unit = (Decimal(rng.randint(low * 100, high * 100)) / 100).quantize(CENT)
+            quantity = Decimal(rng.choice(quantities))
+            net = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
+            vat_rate = Decimal(rate) if rate[0].isdigit() and ":" not in rate else Decimal(0)
+            vat = (net * vat_rate).quantize(CENT, ROUND_HALF_UP)
+            lines.append(
+                {
+                    "unitPrice": money(unit),
+                    "vat": money(vat),
+                    "quantity": format(quantity.normalize(), "f"),
+                    "type": str(code),
+                    "vatRate": rate,
+                    "project": rng.choice(project_ids) if project_ids and rng.random() < 0.1 else "0",
+                    "description": html.escape(desc.format(month=month), quote=False),
+                    "_net": net,
+                    "_vat": vat,
+                }
+            )
+        return lines
+
+    def _status(self, rng, voided, due, gross):
+        if voided:
+            return "voided", Decimal(0)
+        age = (self.anchor - due).days
+        if age < -20 and rng.random() < 0.25:
+            return "draft", Decimal(0)
+        if age > 10 and rng.random() < 0.85 or rng.random() < 0.1:
+            return "paid", gross
+        if rng.random() < 0.2:
+            return "approved", (gross * Decimal(rng.choice(("0.25", "0.5", "0.1")))).quantize(CENT)
+        return "approved", Decimal(0)
+
+    def _invoices(self):
+        spec = self.spec
+        docs = self._documents("sales", spec.invoices, spec.voided_count)
+        docs += self._documents("purchases", spec.bills, spec.voided_bills_count)
+        docs.sort(key=lambda d: (d["_created"], d["_ledger"]))
+        numbers = {"sales": 0, "purchases": 0}
+        for invoice_id, doc in enumerate(docs, start=1):
+            ledger = doc["_ledger"]
+            numbers[ledger] += 1
+            created, gross, paid = doc["_created"], doc["_gross"], doc["_paid"]
+            balance = Decimal(0) if doc["status"] == "voided" else gross - paid
+            kind = "sales" if ledger == "sales" else "purchases"
+            auth = _token(self.spec.seed, "i", invoice_id)
+            doc.update(
+                {
+                    "invoice_id": str(invoice_id),
+                    "invoice_prefix": "INV" if ledger == "sales" else "PUR",
+                    "invoiceNumber": str(numbers[ledger]),
+                    "dateCreated": wire_date(created),
+                    "dateDue": wire_date(created + timedelta(days=doc["_terms"])),
+                    "dateAccrual": wire_date(created),
+                    "creditTerms": str(doc["_terms"]),
+                    "bankPaymentId": "0",
+                    "external_id": "",
+                    "statementPage": f"https://secure.clearbooks.co.uk/accounting/{kind}/invoice_html/"
+                    f"?source=statement&type=invoice&c={CLEARBOOKS_ACCOUNT}&auth={auth}",
+                    "pdfUrl": f"https://secure.clearbooks.co.uk/accounting/{kind}/invoice_pdf/?c={CLEARBOOKS_ACCOUNT}"
+                    f"&auth={auth}",
+                    "themeId": "0",
+                    "type": "S" if ledger == "sales" else "P",
+                    "vatTreatment": "",
+                    "multicurrency": "2" if doc["_foreign"] else "1",
+                    "fxrate": doc["_fxrate"],
+                    "gross": money(gross),
+                    "net": money(doc["_net"]),
+                    "vat": money(doc["_vat"]),
+                    "paid": money(paid),
+                    "balance": money(balance),
+                    "foreignCurrencyBalance": money(balance) if doc["_foreign"] else "0",
+                    "items": doc["_lines"],
+                }
+            )
+        return docs
+
+    # Queries
+
+    def records(self, data_type: str) -> list:
+        """The records a full sync of a Codat data type reads, in the order the API answers."""
+        if data_type in ("customers", "suppliers"):
+            role = data_type[:-1]
+            return [e for e in self.entities if role in e["_roles"]]
+        if data_type == "invoices":
+            return self._sales
+        if data_type == "bills":
+            return self._purchases
+        return {
+            "chartOfAccounts": self.account_codes,
+            "bankAccounts": self.bank_accounts,
+            "trackingCategories": self.projects,
+            "paymentMethods": self.payment_methods,
+            "currencies": self.currencies,
+        }[data_type]
+
+    def counts(self) -> dict:
+        return {data_type: len(self.records(data_type)) for data_type in DATA_TYPES}
+
+    def statuses(self, data_type: str) -> dict:
+        out = {}
+        for inv in self.records(data_type):
+            out[inv["status"]] = out.get(inv["status"], 0) + 1
+        return out
+
+    # Changes between syncs
+
+    def _now_after_everything(self) -> datetime:
+        """The real time, or later than every date in the books (for an anchor in the future)."""
+        latest = max((e["_modified"] for e in self.entities), default=datetime.min)
+        return max(datetime.now(UTC).replace(tzinfo=None, microsecond=0), latest + timedelta(seconds=1))
+
+    def _pick(self, data_type, count):
+        """The records to change: for entities, those with one role first, so the other list is unaffected."""
+        records = self.records(data_type)
+        if count > len(records):
+            raise ValueError(f"the books have only {len(records)} {data_type}")
+        if data_type in ("customers", "suppliers"):
+            records = sorted(records, key=lambda e: len(e["_roles"]))
+        rng = random.Random(f"{self.spec.seed}:pick:{data_type}:{self._touches}")
+        single = [r for r in records if len(r.get("_roles", ())) < 2]
+        pool = single if len(single) >= count else records
+        return rng.sample(pool, count)
+
+    def touch(self, data_type: str, count: int) -> list[str]:
+        """Change `count` records of a data type (a newer date_modified and a changed field); their ids."""
+        picked = self._pick(data_type, count)
+        self._touches += 1
+        self.pristine = False
+        now = self._now_after_everything()
+        rng = random.Random(f"{self.spec.seed}:touch:{self._touches}")
+        ids = []
+        for rec in picked:
+            if data_type in ("customers", "suppliers"):
+                rec["_modified"] = now
+                rec["date_modified"] = wire_datetime(now)
+                rec["phone1"] = _phone(rng, "07700 900")
+                rec["contact_name"] = f"{rng.choice(ukdata.FIRST_NAMES)} {rng.choice(ukdata.SURNAMES)}"
+                ids.append(rec["id"])
+            elif data_type in ("invoices", "bills"):
+                rec["reference"] = f"{rec['reference']} /r{self._touches}".strip()
+                ids.append(rec["invoice_id"])
+            elif data_type == "chartOfAccounts":
+                rec["customAccountCode"] = str(rng.randint(1000, 9999))
+                ids.append(rec["id"])
+            elif data_type == "bankAccounts":
+                balance = Decimal(rec["balance"]) + Decimal(rng.randint(100, 99999)) / 100
+                rec["balance"] = rec["total_mc"] = money(balance)
+                ids.append(rec["id"])
+            elif data_type == "trackingCategories":
+                rec["description"] = f"{rec['description']} (updated {self._touches})"
+                ids.append(rec["id"])
+            elif data_type == "paymentMethods":
+                rec["isClosed"] = "false" if rec["isClosed"] == "true" else "true"
+                ids.append(rec["id"])
+            else:
+                raise ValueError(f"cannot touch {data_type}")
+            rec.pop("_xml", None)  # the cached rendering (render.py) is stale now
+        return ids
+
+    def delete(self, data_type: str, count: int) -> list[str]:
+        """Remove `count` records of a data type from the books; their ids."""
+        picked = self._pick(data_type, count)
+        self._touches += 1
+        self.pristine = False
+        gone = {id(r) for r in picked}
+        if data_type in ("customers", "suppliers"):
+            self.entities = [e for e in self.entities if id(e) not in gone]
+        elif data_type in ("invoices", "bills"):
+            self.invoices = [i for i in self.invoices if id(i) not in gone]
+            self._sales = [i for i in self._sales if id(i) not in gone]
+            self._purchases = [i for i in self._purchases if id(i) not in gone]
+        else:
+            records = self.records(data_type)
+            records[:] = [r for r in records if id(r) not in gone]
+        key = "invoice_id" if data_type in ("invoices", "bills") else "id"
+        return [r[key] for r in picked]
