@@ -28,9 +28,22 @@ class SyncSettingForm(forms.ModelForm):
         labels = {"fetch_on_first_link": "Fetch on first link"}
 
 
+class BaseSyncSettingFormSet(forms.BaseModelFormSet):
+    def clean(self):
+        super().clean()
+        # A row id outside this integration's rows (a stale page, or a forged one) gets an
+        # unsaved instance from Django: refuse the whole save rather than insert or skip it.
+        if any(form.instance.pk is None for form in self.initial_forms):
+            raise forms.ValidationError(
+                "These sync settings no longer match this integration. Reload the page and try again."
+            )
+
+
 # Rows come from the registry (sync_catalogue): admins change them, never add or remove
 # (edit_only refuses forged extra rows).
-SyncSettingFormSet = forms.modelformset_factory(SyncSetting, form=SyncSettingForm, extra=0, edit_only=True)
+SyncSettingFormSet = forms.modelformset_factory(
+    SyncSetting, form=SyncSettingForm, formset=BaseSyncSettingFormSet, extra=0, edit_only=True
+)
 
 
 def sync_formset(integration, data=None):

@@ -86,7 +86,7 @@ def save_settings(integration, settings_form, sync_formset, user):
 def _save_sync_settings(formset):
     """Save the rows that changed; return their changes as "<data type>.<field>"."""
     changes = []
-    for form in formset.forms:
+    for form in formset.initial_forms:
         if not form.has_changed():
             continue
         row = form.instance
