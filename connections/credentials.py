@@ -13,6 +13,7 @@ import json
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .models import Connection
 
@@ -30,6 +31,7 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
 
 
+@sensitive_variables("credentials")
 def encrypt_credentials(credentials: dict) -> str:
     """The dict as a Fernet token (text), encrypted with the first key."""
     return _fernet().encrypt(json.dumps(credentials, sort_keys=True).encode()).decode()
@@ -56,6 +58,7 @@ def rotate_token(token: str) -> str:
         ) from None
 
 
+@sensitive_variables("credentials")
 def store_credentials(connection, credentials: dict, validated_by: str):
     """Encrypt and save a connection's credentials, just validated by `validated_by`."""
     if validated_by not in VALIDATED_BY:

@@ -34,7 +34,7 @@ def link(request, token):
             return redirect("connections:link-done", token=token)
         if result.outcome not in (Outcome.REJECTED, Outcome.UNREACHABLE):
             return _problem(request, result)
-        form = LinkForm(credentials_label=provider.credentials_label)  # never re-render what was typed
+        # The field is a PasswordInput(render_value=False): what was typed is never sent back.
         form.add_error("api_key", result.message)
     ctx = {
         "connection": connection,

@@ -1,0 +1,305 @@
+"""The public Link flow over real HTTP against the Clear Books sandbox (no mocks of the client)."""
+
+import socket
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from connections import credentials
+from connections.link import issue_link_url
+from connections.models import Connection, ConnectionEvent, LinkAttempt, PullOperation
+from integrations.clearbooks.sandbox.server import SandboxServer
+from integrations.models import SyncSetting
+from tests import factory
+
+S = Connection.Status
+Kind = ConnectionEvent.Kind
+REJECTED = "Clear Books did not accept this API key"
+UNREACHABLE = "We couldn&#x27;t reach Clear Books; nothing was saved — please try again"
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings):
+    # A person waits on the Link page, so the client retries once; keep that retry short here.
+    settings.CLEARBOOKS_RETRY_BASE_DELAY = 0.05
+    settings.CLEARBOOKS_RETRY_MAX_DELAY = 0.1
+
+
+@pytest.fixture
+def pending(clearbooks):
+    company = factory.make_company("Acme Ltd")
+    conn = factory.make_connection(company, status=S.PENDING_AUTH)
+    issue_link_url(conn)
+    return conn
+
+
+def link(conn):
+    return reverse("connections:link", args=[conn.link_token])
+
+
+def submit(client, conn, key, **extra):
+    return client.post(link(conn), {"api_key": key}, **extra)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def assert_nothing_stored(conn, status=S.PENDING_AUTH):
+    conn.refresh_from_db()
+    assert conn.status == status
+    assert conn.credentials_encrypted == "" and conn.credentials_fingerprint == ""
+    assert conn.link_token_used_at is None
+    assert not conn.pulls.exists()
+
+
+#
+# The page
+#
+
+
+def test_it_shows_the_link_page_without_login(client, pending):
+    clearbooks = pending.integration
+    clearbooks.settings = {**clearbooks.settings, "app_name": "Ledgerly Sync", "portal_name": "Ledgerly"}
+    clearbooks.save()
+    response = client.get(link(pending))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Acme Ltd" in html and "Link your Clear Books books" in html
+    assert "Settings &gt; Configure system &gt; API keys" in html
+    assert "<strong>Ledgerly Sync</strong>" in html and "<strong>Ledgerly</strong>" in html
+    assert 'type="password"' in html and 'autocomplete="off"' in html
+    assert "csrfmiddlewaretoken" in html
+    assert response["Cache-Control"].startswith("max-age=0") or "no-cache" in response["Cache-Control"]
+
+
+def test_it_requires_the_csrf_token(pending, sandbox):
+    client = Client(enforce_csrf_checks=True)
+    response = submit(client, pending, sandbox.make_key(seed="acme"))
+    assert response.status_code == 403
+    assert_nothing_stored(pending)
+
+
+#
+# Valid, rejected, unreachable
+#
+
+
+def test_it_links_with_a_valid_key(client, pending, sandbox):
+    SyncSetting.objects.filter(integration=pending.integration, data_type="bills").update(fetch_on_first_link=False)
+    key = sandbox.make_key(seed="acme")
+    response = submit(client, pending, key)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("connections:link-done", args=[pending.link_token])
+    pending.refresh_from_db()
+    assert pending.status == S.LINKED and pending.linked_at is not None
+    assert credentials.connection_credentials(pending) == {"api_key": key}
+    assert key not in pending.credentials_encrypted
+    assert pending.credentials_fingerprint.startswith("…" + key[-4:])
+    assert pending.credentials_validated_by == "link"
+    assert pending.link_token_used_at is not None
+    queued = set(pending.pulls.values_list("data_type", flat=True))
+    expected = {dt.name for dt in pending.integration.provider.data_types} - {"bills"}
+    assert queued == expected
+    assert set(pending.pulls.values_list("trigger", flat=True)) == {PullOperation.Trigger.FIRST_LINK}
+    moved = pending.events.get(kind=Kind.STATUS_CHANGED)
+    assert moved.actor_label == "company user" and moved.detail["to"] == S.LINKED
+    assert pending.events.filter(kind=Kind.LINK_ACCEPTED).exists()
+    assert LinkAttempt.objects.get().outcome == "accepted"
+    done = client.get(response["Location"])
+    assert done.status_code == 200
+    assert "Acme Ltd's Clear Books books are now linked" in done.content.decode()
+
+
+@pytest.mark.parametrize("how", ["made up", "revoked"])
+def test_it_rejects_a_key_clear_books_does_not_accept(client, pending, sandbox, how):
+    key = "CBNOTAREALKEY0123456789" if how == "made up" else sandbox.make_key(seed="acme", revoked=True)
+    response = submit(client, pending, key)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert REJECTED in html
+    assert "Settings &gt; Configure system &gt; API keys" in html  # where to find the right one
+    assert key not in html  # never re-rendered
+    assert 'class="field field--error"' in html
+    assert_nothing_stored(pending)
+    event = pending.events.get(kind=Kind.LINK_REJECTED)
+    assert event.actor_label == "company user"
+    assert key not in event.message and key not in str(event.detail)
+    assert LinkAttempt.objects.get().outcome == "rejected"
+
+
+def test_it_says_so_when_clear_books_cannot_be_reached(client, pending, sandbox, settings):
+    settings.CLEARBOOKS_WSDL_URL = f"http://127.0.0.1:{closed_port()}/api/accounting/wsdl/"
+    key = sandbox.make_key(seed="acme")
+    response = submit(client, pending, key)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert UNREACHABLE in html
+    assert key not in html
+    assert_nothing_stored(pending)
+    assert pending.events.filter(kind=Kind.LINK_UNREACHABLE).count() == 1
+    assert LinkAttempt.objects.get().outcome == "unreachable"
+
+
+def test_it_saves_nothing_when_the_sandbox_stops(client, pending, sandbox, settings):
+    server = SandboxServer(port=0).start()
+    try:
+        settings.CLEARBOOKS_WSDL_URL = server.wsdl_url
+        # A first attempt, with a wrong key, reaches it (and the client caches its WSDL).
+        assert REJECTED in submit(client, pending, "CBWRONGKEY000000000000").content.decode()
+    finally:
+        server.stop()
+    response = submit(client, pending, sandbox.make_key(seed="acme"))
+    assert UNREACHABLE in response.content.decode()
+    assert_nothing_stored(pending)
+    assert list(LinkAttempt.objects.order_by("created_at").values_list("outcome", flat=True)) == [
+        "rejected",
+        "unreachable",
+    ]
+
+
+def test_it_gives_up_on_a_slow_clear_books_and_saves_nothing(client, pending, sandbox):
+    clearbooks = pending.integration
+    clearbooks.settings = {**clearbooks.settings, "timeout": 1}
+    clearbooks.save()
+    sandbox.configure(latency_ms=2500)
+    response = submit(client, pending, sandbox.make_key(seed="acme"))
+    assert UNREACHABLE in response.content.decode()
+    assert_nothing_stored(pending)
+
+
+def test_it_checks_the_form_before_calling_clear_books(client, pending, sandbox):
+    empty = submit(client, pending, "   ")
+    assert "Paste your API key into this box." in empty.content.decode()
+    spaced = submit(client, pending, "abc def")
+    assert "An API key has no spaces" in spaced.content.decode()
+    assert not LinkAttempt.objects.exists()
+    assert sandbox.calls() == 0
+    assert_nothing_stored(pending)
+
+
+#
+# Tokens that cannot be used
+#
+
+
+def test_it_refuses_an_unknown_token(client, clearbooks):
+    for response in (client.get("/link/not-a-token/"), client.post("/link/not-a-token/", {"api_key": "x"})):
+        assert response.status_code == 404
+        assert "This Link URL does not exist." in response.content.decode()
+    assert not LinkAttempt.objects.exists()
+
+
+def test_it_refuses_an_expired_token(client, pending, sandbox):
+    pending.link_token_expires_at = timezone.now() - timedelta(seconds=1)
+    pending.save()
+    assert client.get(link(pending)).status_code == 410
+    response = submit(client, pending, sandbox.make_key(seed="acme"))
+    assert response.status_code == 410
+    assert "This Link URL has expired." in response.content.decode()
+    assert_nothing_stored(pending)
+    assert sandbox.calls() == 0
+
+
+def test_it_refuses_a_token_that_was_used(client, pending, sandbox):
+    assert submit(client, pending, sandbox.make_key(seed="acme")).status_code == 302
+    response = client.get(link(pending))
+    assert response.status_code == 410
+    assert "This Link URL has already been used." in response.content.decode()
+    other = sandbox.make_key(seed="someone-else")
+    assert submit(client, pending, other).status_code == 410
+    pending.refresh_from_db()
+    assert credentials.connection_credentials(pending) != {"api_key": other}
+
+
+def test_it_refuses_links_while_the_integration_is_switched_off(client, pending, sandbox):
+    factory.get_integration("jhch", enabled=False)
+    response = client.get(link(pending))
+    assert response.status_code == 503
+    assert "Clear Books is switched off in this portal" in response.content.decode()
+    assert submit(client, pending, sandbox.make_key(seed="acme")).status_code == 503
+    assert_nothing_stored(pending)
+    assert sandbox.calls() == 0
+
+
+def test_it_shows_the_thank_you_page_only_after_linking(client, pending):
+    response = client.get(reverse("connections:link-done", args=[pending.link_token]))
+    assert response.status_code == 302 and response["Location"] == link(pending)
+    assert client.get("/link/unknown/done/").status_code == 404
+
+
+#
+# Rate limits
+#
+
+
+def test_it_limits_attempts_per_token(client, pending, sandbox, settings):
+    for i in range(settings.LINK_RATE_LIMIT):
+        response = submit(client, pending, f"CBWRONGKEY{i:012}", REMOTE_ADDR=f"10.0.0.{i + 1}")
+        assert REJECTED in response.content.decode()
+    calls = sandbox.calls()
+    response = submit(client, pending, sandbox.make_key(seed="acme"), REMOTE_ADDR="10.0.1.1")
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Too many attempts" in html and f"wait {settings.LINK_RATE_WINDOW_MINUTES} minutes" in html
+    assert sandbox.calls() == calls  # not even checked with Clear Books
+    assert_nothing_stored(pending)
+    # Once the window has passed, the token works again.
+    LinkAttempt.objects.update(created_at=timezone.now() - timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES + 1))
+    assert submit(client, pending, sandbox.make_key(seed="acme"), REMOTE_ADDR="10.0.1.1").status_code == 302
+
+
+def test_it_limits_attempts_per_client_address(client, clearbooks, sandbox, settings):
+    connections = [factory.make_connection(status=S.PENDING_AUTH) for _ in range(settings.LINK_RATE_LIMIT + 1)]
+    for conn in connections:
+        issue_link_url(conn)
+    for conn in connections[:-1]:
+        assert REJECTED in submit(client, conn, "CBWRONGKEY000000000000", REMOTE_ADDR="203.0.113.9").content.decode()
+    last = connections[-1]
+    response = submit(client, last, sandbox.make_key(seed="acme"), REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 429
+    assert_nothing_stored(last)
+    # Another address is not held back by the first one's attempts.
+    assert submit(client, last, sandbox.make_key(seed="acme"), REMOTE_ADDR="198.51.100.7").status_code == 302
+
+
+#
+# Relinking
+#
+
+
+@pytest.mark.parametrize("current", [S.DEAUTHORIZED, S.UNLINKED])
+def test_it_relinks_through_a_new_link_url_and_updates_the_credentials(
+    client, admin_client, clearbooks, sandbox, current
+):
+    old_key, new_key = sandbox.make_key(seed="old"), sandbox.make_key(seed="new")
+    conn = factory.make_connection(status=S.LINKED)
+    credentials.store_credentials(conn, {"api_key": old_key}, validated_by="link")
+    old_fingerprint = conn.credentials_fingerprint
+    record = factory.make_record(conn)
+    if current == S.UNLINKED:
+        admin_client.post(reverse("connections:connection-unlink", args=[conn.pk]))
+    else:
+        from connections import status
+
+        status.move(conn, S.DEAUTHORIZED, reason="Clear Books rejected the API key")
+    admin_client.post(reverse("connections:connection-new-link-url", args=[conn.pk]))
+    conn.refresh_from_db()
+    assert conn.status == current and conn.link_token
+
+    anonymous = Client()
+    assert anonymous.get(link(conn)).status_code == 200
+    assert submit(anonymous, conn, new_key).status_code == 302
+    conn.refresh_from_db()
+    assert conn.status == S.LINKED
+    assert credentials.connection_credentials(conn) == {"api_key": new_key}
+    assert conn.credentials_fingerprint != old_fingerprint
+    assert conn.records.filter(pk=record.pk).exists()  # data read before is kept
+    accepted = conn.events.get(kind=Kind.LINK_ACCEPTED)
+    assert "relinked" in accepted.message and accepted.detail["relink"] is True
+    assert conn.pulls.filter(trigger=PullOperation.Trigger.FIRST_LINK).exists()
