@@ -8,6 +8,7 @@ from portal.access import require_perm
 from .. import health
 from ..link import can_issue_new_link_url, link_url
 from ..models import Company, PullOperation
+from ..queueing import refresh_refusal
 
 RECENT_PULLS = 10
 
@@ -25,7 +26,7 @@ def connection_cards(connections, request, now):
                 "last_success": health.last_success(rows),
                 "field_id": f"link-url-{connection.pk}",
                 "link_url": link_url(connection, request) if health.has_live_link(connection, now) else "",
-                "can_refresh": connection.status == connection.Status.LINKED,
+                "refresh_refusal": refresh_refusal(connection),
                 "can_unlink": connection.status == connection.Status.LINKED,
                 "can_issue_link": can_issue_new_link_url(connection),
             }
