@@ -1,0 +1,111 @@
+"""A small foreground supervisor for `runportal`: start children, prefix their output,
+stop them all together.
+
+Each child runs in its own session (process group), so a Ctrl-C at the terminal reaches
+only the supervisor, which then stops the children in order: SIGTERM to the child, a
+bounded wait, then SIGKILL to its whole group so no grandchild (gunicorn or qcluster
+workers) outlives it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+class ChildFailed(Exception):
+    """A child exited while the portal was meant to be running, or never came up."""
+
+
+class Supervisor:
+    def __init__(self, out=None, stop_timeout=15.0):
+        self.out = out or sys.stdout
+        self.stop_timeout = stop_timeout
+        self.children = []  # [(name, Popen)] in start order
+        self._lock = threading.Lock()
+        self._width = 7
+
+    def say(self, line, name="portal"):
+        with self._lock:
+            self.out.write(f"{name:<{self._width}} | {line}\n")
+            self.out.flush()
+
+    def start(self, name, argv, *, cwd=None, env=None):
+        self._width = max(self._width, len(name))
+        child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        self.children.append((name, process))
+        threading.Thread(target=self._forward, args=(name, process), daemon=True).start()
+        self.say(f"started {name} (pid {process.pid}): {' '.join(str(a) for a in argv[1:])}")
+        return process
+
+    def _forward(self, name, process):
+        for line in process.stdout:
+            self.say(line.rstrip("\n"), name)
+
+    def wait_for_port(self, name, process, host, port, timeout=60.0):
+        """Return once something accepts TCP connections on host:port; fail if the child dies first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ChildFailed(f"The {name} process exited with code {process.returncode} before it was ready.")
+            if port_open(host, port):
+                return
+            time.sleep(0.2)
+        raise ChildFailed(f"The {name} process did not answer on {host}:{port} within {timeout:.0f} seconds.")
+
+    def watch(self, poll=0.3):
+        """Block while every child runs; raise ChildFailed when one exits."""
+        while True:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    raise ChildFailed(f"The {name} process exited with code {process.returncode}.")
+            time.sleep(poll)
+
+    def stop_all(self):
+        """Stop the children, newest first; each gets SIGTERM, then SIGKILL for its group."""
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                self.say(f"stopping {name} (pid {process.pid})")
+                _signal_group(process, signal.SIGTERM, whole_group=False)
+        deadline = time.monotonic() + self.stop_timeout
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(f"{name} did not stop within {self.stop_timeout:.0f} s; killing it")
+            # Whatever is left in the child's group (workers of a stopped master) goes too.
+            _signal_group(process, signal.SIGKILL, whole_group=True)
+            process.wait()
+        self.children = []
+
+
+def _signal_group(process, sig, whole_group):
+    try:
+        if whole_group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def port_open(host, port) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
