@@ -24,6 +24,7 @@ class CredentialsUnreadable(Exception):
     """Stored credentials no configured key can decrypt (a key was dropped too early)."""
 
 
+@sensitive_variables()  # the keys themselves: never in an exception report
 def _fernet() -> MultiFernet:
     keys = settings.CREDENTIAL_KEYS
     if not keys:
