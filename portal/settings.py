@@ -189,6 +189,12 @@ SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
 # Clear Books
 CLEARBOOKS_WSDL_URL = env.str("CLEARBOOKS_WSDL_URL", default="")
 CLEARBOOKS_SANDBOX_PORT = env.int("CLEARBOOKS_SANDBOX_PORT", default=8001)
+# Retries of transient failures (client.RetryPolicy): tries per request, first delay and
+# cap in seconds; a pause between pages for politeness towards the real service.
+CLEARBOOKS_RETRY_ATTEMPTS = env.int("CLEARBOOKS_RETRY_ATTEMPTS", default=5)
+CLEARBOOKS_RETRY_BASE_DELAY = env.float("CLEARBOOKS_RETRY_BASE_DELAY", default=2.0)
+CLEARBOOKS_RETRY_MAX_DELAY = env.float("CLEARBOOKS_RETRY_MAX_DELAY", default=60.0)
+CLEARBOOKS_PAGE_GAP = env.float("CLEARBOOKS_PAGE_GAP", default=0.0)
 
 LOGGING = {
     "version": 1,
