@@ -62,3 +62,35 @@ def test_it_refuses_an_unknown_or_disabled_integration(db):
     with pytest.raises(CommandError, match="switched off"):
         connect("Acme Ltd", "--integration", "jhch")
     assert not Company.objects.exists()
+
+
+def test_it_seeds_demo_companies_in_every_status_once(clearbooks, sandbox, settings):
+    from django.test import Client
+
+    from connections import demo
+
+    settings.PORTAL_BASE_URL = "http://testserver"
+    lines = demo.seed_companies(StringIO())
+    statuses = {c.company.name: c.status for c in Connection.objects.select_related("company")}
+    assert statuses == {
+        demo.LINKED: S.LINKED,
+        demo.PENDING: S.PENDING_AUTH,
+        demo.DEAUTHORIZED: S.DEAUTHORIZED,
+        demo.UNLINKED: S.UNLINKED,
+    }
+    linked = Connection.objects.get(company__name=demo.LINKED)
+    assert linked.pulls.filter(trigger="first_link").exists()  # the worker fills its data
+    deauthorized = Connection.objects.get(company__name=demo.DEAUTHORIZED)
+    assert "revoked" in deauthorized.status_reason
+    assert not Connection.objects.get(company__name=demo.UNLINKED).has_credentials
+
+    again = demo.seed_companies(StringIO())
+    assert Company.objects.count() == 4 and Connection.objects.count() == 4
+
+    # The printed Link URL works with the printed sandbox key.
+    url = next(line for line in again if "Link URL" in line).split()[-1]
+    key = next(line for line in again if "sandbox API key" in line).split()[-1]
+    assert url == next(line for line in lines if "Link URL" in line).split()[-1]
+    response = Client().post(url.removeprefix("http://testserver"), {"api_key": key})
+    assert response.status_code == 302
+    assert Connection.objects.get(company__name=demo.PENDING).status == S.LINKED
