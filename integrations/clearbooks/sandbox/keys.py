@@ -111,6 +111,15 @@ class BookSpec:
         return min(self.bills, self.bills // 25 if self.voided_bills is None else self.voided_bills)
 
 
+class SandboxKey(str):
+    """A key whose repr hides it, so a failing assertion or a debugger never prints the secret."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<sandbox API key>"
+
+
 def _mac(payload: bytes) -> str:
     return hmac.new(_SECRET, payload, hashlib.sha256).hexdigest()[:_MAC_LEN]
 
@@ -123,7 +132,7 @@ def make_key(**spec) -> str:
     compact = {k: v for k, v in compact.items() if v != getattr(defaults, _LONG[k])}
     payload = json.dumps(compact, separators=(",", ":"), sort_keys=True).encode()
     body = base64.b32encode(payload).decode().rstrip("=").lower()
-    return f"{PREFIX}{body}{_mac(payload)}"
+    return SandboxKey(f"{PREFIX}{body}{_mac(payload)}")
 
 
 def parse_key(key: str) -> BookSpec | None:
