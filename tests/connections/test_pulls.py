@@ -1,0 +1,296 @@
+"""The sync engine, `pulls.sync()`, run in-process against the sandbox over real HTTP."""
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from connections.credentials import store_credentials
+from connections.models import Connection, ConnectionEvent, DataStatus, PullOperation, Record
+from connections.pulls import cancel_pull, sync
+from connections.queueing import queue_pull
+from connections.record_store import content_hash
+from integrations.registry import NormalizedRecord
+from tests import factory
+
+P = PullOperation.Status
+SMALL = {"customers": 7, "suppliers": 4, "both": 1, "invoices": 130, "bills": 12, "projects": 3}
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    settings.CLEARBOOKS_RETRY_BASE_DELAY = 0.01
+    settings.CLEARBOOKS_RETRY_MAX_DELAY = 0.05
+    settings.CLEARBOOKS_RETRY_ATTEMPTS = 5
+
+
+def linked(sandbox, **spec):
+    key = sandbox.make_key(seed=spec.pop("seed", "pulls"), anchor="2025-06-01", **spec)
+    connection = factory.make_connection()
+    store_credentials(connection, {"api_key": key}, validated_by="link")
+    return connection, key
+
+
+def run(connection, data_type, *, full=False, trigger=PullOperation.Trigger.MANUAL):
+    pull, created = queue_pull(connection, data_type, trigger, full=full, enqueue=False)
+    assert created
+    return sync(pull)
+
+
+def stored(connection, data_type, **filters):
+    return Record.objects.filter(connection=connection, data_type=data_type, **filters)
+
+
+def test_it_reads_every_record_of_a_data_type_with_exact_counts(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    pull = run(connection, "invoices", full=True)
+
+    assert pull.status == P.COMPLETE, pull.error_detail
+    assert pull.pages_fetched == 2  # 100 + 30; the empty page ends the read
+    assert (pull.records_fetched, pull.records_created, pull.records_updated, pull.records_unchanged) == (
+        130,
+        130,
+        0,
+        0,
+    )
+    assert stored(connection, "invoices").count() == sandbox.counts(key)["invoices"] == 130
+    assert pull.started_at <= pull.finished_at and pull.mode == PullOperation.Mode.FULL
+
+
+def test_it_writes_nothing_when_the_books_have_not_changed(clearbooks, sandbox):
+    connection, _ = linked(sandbox, **SMALL)
+    run(connection, "invoices", full=True)
+    before = dict(stored(connection, "invoices").values_list("remote_id", "updated_at"))
+
+    again = run(connection, "invoices")
+
+    assert again.status == P.COMPLETE
+    assert (again.records_fetched, again.records_created, again.records_updated, again.records_unchanged) == (
+        130,
+        0,
+        0,
+        130,
+    )
+    assert dict(stored(connection, "invoices").values_list("remote_id", "updated_at")) == before
+
+
+def test_it_counts_exactly_the_changed_invoices_by_content_hash(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    run(connection, "invoices", full=True)
+    touched = set(sandbox.touch(key, "invoices", 6))
+
+    again = run(connection, "invoices")
+
+    # Invoices cannot be read incrementally: a full read, written only where the hash differs.
+    assert again.mode == PullOperation.Mode.FULL
+    assert (again.records_updated, again.records_unchanged, again.records_created) == (6, 124, 0)
+    assert set(stored(connection, "invoices", last_pull=again).values_list("remote_id", flat=True)) == touched
+    reference = stored(connection, "invoices", remote_id=next(iter(touched))).get().attributes["reference"]
+    assert "/r" in reference
+
+
+def test_it_reads_entities_incrementally_from_the_last_good_pull(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    first = run(connection, "customers", full=True)
+    touched = set(sandbox.touch(key, "customers", 3))
+
+    again = run(connection, "customers")
+
+    assert first.records_created == 7
+    assert again.status == P.COMPLETE
+    assert again.mode == PullOperation.Mode.INCREMENTAL
+    assert again.modified_since < first.started_at
+    assert (again.records_fetched, again.records_updated, again.records_created) == (3, 3, 0)
+    assert set(stored(connection, "customers", last_pull=again).values_list("remote_id", flat=True)) == touched
+    assert again.records_deleted == 0
+
+
+def test_it_marks_records_gone_remotely_as_deleted_and_keeps_them(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    run(connection, "bills", full=True)
+    gone = set(sandbox.delete(key, "bills", 2))
+
+    again = run(connection, "bills", full=True)
+
+    assert again.records_deleted == 2
+    assert again.records_fetched == 10
+    assert set(stored(connection, "bills", is_deleted=True).values_list("remote_id", flat=True)) == gone
+    assert stored(connection, "bills").count() == 12  # kept, flagged
+
+    third = run(connection, "bills", full=True)
+    assert (third.records_deleted, third.records_updated, third.records_unchanged) == (0, 0, 10)
+
+
+def test_it_undeletes_a_record_that_reappears(clearbooks, sandbox):
+    connection, _ = linked(sandbox, **SMALL)
+    run(connection, "trackingCategories", full=True)
+    record = stored(connection, "trackingCategories").first()
+    Record.objects.filter(pk=record.pk).update(is_deleted=True)
+
+    again = run(connection, "trackingCategories", full=True)
+
+    assert again.records_updated == 1 and again.records_unchanged == 2
+    assert not Record.objects.get(pk=record.pk).is_deleted
+
+
+def test_it_keeps_the_status_of_voided_invoices(clearbooks, sandbox):
+    connection, key = linked(sandbox, invoices=50, voided=4, customers=2, suppliers=1, both=0)
+    run(connection, "invoices", full=True)
+
+    remote = sandbox.statuses(key, "invoices")
+    assert remote.get("voided") == 4
+    voided = stored(connection, "invoices").filter(attributes__status="voided")
+    assert voided.count() == 4
+    assert set(voided.values_list("status", flat=True)) == {"Void"}
+
+
+def test_the_database_allows_one_active_pull_per_connection_and_data_type(clearbooks):
+    connection = factory.make_connection()
+    factory.make_pull(connection, "invoices", status=P.QUEUED)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        factory.make_pull(connection, "invoices", status=P.FETCHING)
+    # Another data type, or a finished pull, is fine.
+    factory.make_pull(connection, "bills", status=P.QUEUED)
+    factory.make_pull(connection, "invoices", status=P.COMPLETE)
+
+
+def test_it_does_nothing_for_a_pull_that_is_no_longer_queued(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    pull = run(connection, "paymentMethods")
+    calls = sandbox.calls(key)
+
+    again = sync(PullOperation.objects.get(pk=pull.pk))  # a second delivery of the same task
+
+    assert again.status == P.COMPLETE and again.finished_at == pull.finished_at
+    assert sandbox.calls(key) == calls
+    assert stored(connection, "paymentMethods").count() == 5
+
+
+def test_a_cancelled_pull_stops_between_pages_and_keeps_what_it_saved(clearbooks, sandbox):
+    connection, _ = linked(sandbox, **SMALL)
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, full=True, enqueue=False)
+
+    def cancel_after_first_page(running):
+        cancel_pull(PullOperation.objects.get(pk=running.pk), reason="Cancelled by the test.")
+
+    ended = sync(pull, on_page=cancel_after_first_page)
+
+    assert ended.status == P.CANCELLED
+    assert ended.error_message == "Cancelled by the test."
+    assert ended.pages_fetched == 1 and ended.records_created == 100
+    assert stored(connection, "invoices").count() == 100
+    assert DataStatus.objects.get(connection=connection, data_type="invoices").current_status == P.CANCELLED
+
+
+def test_it_ends_not_supported_for_a_data_type_the_provider_lacks(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    pull = run(connection, "journals")
+
+    assert pull.status == P.NOT_SUPPORTED
+    assert "journals" in pull.error_message
+    assert sandbox.calls(key) == 0
+    status = DataStatus.objects.get(connection=connection, data_type="journals")
+    assert status.failures_in_row == 1 and status.current_status == P.NOT_SUPPORTED
+
+
+def test_it_updates_data_status_company_and_timeline_on_completion(clearbooks, sandbox):
+    connection, _ = linked(sandbox, **SMALL)
+    pull = run(connection, "chartOfAccounts")
+
+    status = DataStatus.objects.get(connection=connection, data_type="chartOfAccounts")
+    assert status.current_status == P.COMPLETE
+    assert status.latest_pull_id == status.latest_successful_pull_id == pull.pk
+    assert status.last_successful_sync_at == pull.finished_at
+    assert status.last_successful_started_at == pull.started_at
+    assert status.failures_in_row == 0
+    connection.company.refresh_from_db()
+    assert connection.company.last_synced_at == pull.finished_at
+    kinds = list(ConnectionEvent.objects.filter(pull=pull).values_list("kind", flat=True))
+    assert sorted(kinds) == sorted(["pull_queued", "pull_started", "pull_completed"])
+    completed = ConnectionEvent.objects.get(pull=pull, kind="pull_completed")
+    assert completed.detail["created"] == pull.records_created == 79
+
+
+def test_it_sets_expected_records_from_the_previous_complete_pull(clearbooks, sandbox):
+    connection, _ = linked(sandbox, **SMALL)
+    first = run(connection, "bills", full=True)
+    second = run(connection, "bills", full=True)
+    assert first.expected_records is None
+    assert second.expected_records == 12
+
+
+def test_a_persistent_server_error_ends_fetch_error_and_counts_the_failure(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    sandbox.fail_next("http500", count=50, key=key)
+
+    pull = run(connection, "customers", full=True)
+
+    assert pull.status == P.FETCH_ERROR
+    assert pull.error_message and pull.error_detail
+    assert key not in pull.error_message + pull.error_detail
+    assert DataStatus.objects.get(connection=connection, data_type="customers").failures_in_row == 1
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.LINKED
+
+
+def test_a_few_server_errors_are_retried_and_the_counts_stay_exact(clearbooks, sandbox):
+    connection, _ = linked(sandbox, **SMALL)
+    sandbox.configure(failure_rate=0.2)
+
+    pull = run(connection, "invoices", full=True)
+
+    assert pull.status == P.COMPLETE, pull.error_detail
+    assert pull.records_created == 130
+    assert stored(connection, "invoices").count() == 130
+
+
+def test_a_revoked_key_ends_auth_error_deauthorizes_and_stops_other_pulls(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    run(connection, "customers", full=True)
+    waiting, _ = queue_pull(connection, "bills", PullOperation.Trigger.MANUAL, enqueue=False)
+    sandbox.revoke(key, after_calls=1)
+
+    pull = run(connection, "invoices", full=True)
+
+    assert pull.status == P.AUTH_ERROR
+    assert "relink" in pull.error_message
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.DEAUTHORIZED
+    assert connection.status_reason == pull.error_message
+    waiting.refresh_from_db()
+    assert waiting.status == P.CANCELLED
+    assert stored(connection, "customers").count() == 7  # data kept
+    assert key not in pull.error_detail
+
+
+def test_it_never_runs_a_pull_for_a_connection_that_is_not_linked(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    pull, _ = queue_pull(connection, "customers", PullOperation.Trigger.MANUAL, enqueue=False)
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DEAUTHORIZED)
+
+    ended = sync(pull)
+
+    assert ended.status == P.CANCELLED
+    assert "Deauthorized" in ended.error_message
+    assert sandbox.calls(key) == 0
+
+
+def test_an_unexpected_error_ends_internal_error_with_a_traceback_but_no_key(clearbooks, sandbox, monkeypatch):
+    connection, key = linked(sandbox, **SMALL)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"boom while talking with key {key}")
+
+    monkeypatch.setattr("connections.pulls.upsert_page", broken)
+    pull = run(connection, "paymentMethods")
+
+    assert pull.status == P.INTERNAL_ERROR
+    assert "RuntimeError" in pull.error_message
+    assert "Traceback" in pull.error_detail and "[redacted]" in pull.error_detail
+    assert key not in pull.error_detail and key not in pull.error_message
+
+
+def test_content_hash_changes_with_any_attribute_and_ignores_key_order():
+    one = NormalizedRecord(id="1", number="INV1", attributes={"a": "1", "b": "2"})
+    same = NormalizedRecord(id="1", number="INV1", attributes={"b": "2", "a": "1"})
+    other = NormalizedRecord(id="1", number="INV1", attributes={"a": "1", "b": "3"})
+    assert content_hash(one) == content_hash(same)
+    assert content_hash(one) != content_hash(other)
