@@ -82,11 +82,13 @@ def test_it_says_the_integration_is_off_and_schedules_are_paused(clearbooks, adm
 
 def test_it_says_a_data_type_fails_in_a_row_with_the_last_error(clearbooks):
     connection = factory.make_connection(linked_at=NOW - timedelta(days=1))
-    pull = factory.make_pull(
-        connection, "invoices", P.FETCH_ERROR, error_message="Clear Books did not answer in time."
-    )
+    pull = factory.make_pull(connection, "invoices", P.FETCH_ERROR, error_message="Clear Books did not answer in time.")
     factory.make_data_status(
-        connection, "invoices", current_status=P.FETCH_ERROR, failures_in_row=3, latest_pull=pull,
+        connection,
+        "invoices",
+        current_status=P.FETCH_ERROR,
+        failures_in_row=3,
+        latest_pull=pull,
         last_successful_sync_at=NOW - timedelta(hours=5),
     )
     connection, rows = rows_of(connection)
@@ -138,8 +140,12 @@ def test_it_tells_the_next_scheduled_pull_from_the_frequency_and_last_success(cl
     connection = factory.make_connection(linked_at=NOW - timedelta(days=3))
     pull = factory.make_pull(connection, "invoices", started_at=NOW - timedelta(hours=2))
     factory.make_data_status(
-        connection, "invoices", current_status=P.COMPLETE, last_successful_sync_at=NOW - timedelta(hours=2),
-        last_successful_started_at=NOW - timedelta(hours=2), latest_pull=pull,
+        connection,
+        "invoices",
+        current_status=P.COMPLETE,
+        last_successful_sync_at=NOW - timedelta(hours=2),
+        last_successful_started_at=NOW - timedelta(hours=2),
+        latest_pull=pull,
     )
     SyncSetting.objects.filter(integration=clearbooks, data_type="bills").update(frequency="none")
     connection, rows = rows_of(connection)
@@ -179,7 +185,9 @@ def troubled(clearbooks, settings):
     deauthorize(made["deauthorized"], now - timedelta(hours=3))
     made["failing"] = factory.make_connection(factory.make_company("Failing Ltd"), linked_at=now - timedelta(days=2))
     pull = factory.make_pull(made["failing"], "bills", P.FETCH_ERROR, error_message="Clear Books did not answer.")
-    factory.make_data_status(made["failing"], "bills", current_status=P.FETCH_ERROR, failures_in_row=4, latest_pull=pull)
+    factory.make_data_status(
+        made["failing"], "bills", current_status=P.FETCH_ERROR, failures_in_row=4, latest_pull=pull
+    )
     made["stale"] = factory.make_connection(factory.make_company("Stale Ltd"), linked_at=now - timedelta(days=9))
     factory.make_data_status(
         made["stale"], "customers", current_status=P.COMPLETE, last_successful_sync_at=now - timedelta(days=3)

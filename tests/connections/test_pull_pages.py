@@ -22,13 +22,27 @@ def history(clearbooks, admin_user):
     other = factory.make_connection(factory.make_company("Other Ltd"))
     now = timezone.now()
     made = {
-        "done": factory.make_pull(acme, "invoices", P.COMPLETE, requested_at=now - timedelta(days=3),
-                                  records_fetched=40, records_created=40),
-        "failed": factory.make_pull(acme, "bills", P.FETCH_ERROR, requested_at=now - timedelta(days=1),
-                                    error_message="Clear Books did not answer in time.",
-                                    error_detail="ReadTimeout: HTTPConnectionPool(host='127.0.0.1')"),
-        "running": factory.make_pull(other, "customers", P.FETCHING, requested_at=now, records_fetched=250,
-                                     pages_fetched=3, expected_records=1000, requested_by=admin_user),
+        "done": factory.make_pull(
+            acme, "invoices", P.COMPLETE, requested_at=now - timedelta(days=3), records_fetched=40, records_created=40
+        ),
+        "failed": factory.make_pull(
+            acme,
+            "bills",
+            P.FETCH_ERROR,
+            requested_at=now - timedelta(days=1),
+            error_message="Clear Books did not answer in time.",
+            error_detail="ReadTimeout: HTTPConnectionPool(host='127.0.0.1')",
+        ),
+        "running": factory.make_pull(
+            other,
+            "customers",
+            P.FETCHING,
+            requested_at=now,
+            records_fetched=250,
+            pages_fetched=3,
+            expected_records=1000,
+            requested_by=admin_user,
+        ),
     }
     return acme, other, made
 
@@ -107,8 +121,9 @@ def test_it_shows_a_failed_pull_with_its_sentence_detail_and_counts(support_clie
 def test_it_shows_mode_modified_since_trigger_and_who(admin_client, history, admin_user):
     acme, _, _ = history
     since = timezone.now() - timedelta(days=2)
-    pull = factory.make_pull(acme, "customers", P.COMPLETE, mode="incremental", modified_since=since,
-                             requested_by=admin_user)
+    pull = factory.make_pull(
+        acme, "customers", P.COMPLETE, mode="incremental", modified_since=since, requested_by=admin_user
+    )
     html = admin_client.get(reverse("connections:pull-detail", args=[pull.pk])).content.decode()
     assert "Incremental — modified since" in html and since.isoformat() in html
     assert "Manual by alice" in html

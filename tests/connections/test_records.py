@@ -14,14 +14,46 @@ def books(clearbooks):
     connection = factory.make_connection(factory.make_company("Acme Ltd"))
     pull = factory.make_pull(connection, "invoices")
     made = [
-        factory.make_record(connection, remote_id="101", number="INV-0001", name="Bolt & Co", issued_on=date(2025, 1, 5),
-                            total=Decimal("100.00"), balance=Decimal("40.00"), last_pull=pull),
-        factory.make_record(connection, remote_id="102", number="INV-0002", name="Nuts Ltd", issued_on=date(2025, 2, 5),
-                            total=Decimal("2500.50"), balance=Decimal("0"), last_pull=pull),
-        factory.make_record(connection, remote_id="103", number="INV-0003", name="Bolt & Co", issued_on=date(2025, 3, 5),
-                            total=Decimal("10.00"), balance=Decimal("10.00"), last_pull=pull),
-        factory.make_record(connection, remote_id="104", number="INV-0004", name="Gone Ltd", issued_on=date(2025, 4, 5),
-                            total=Decimal("999.00"), balance=Decimal("999.00"), is_deleted=True),
+        factory.make_record(
+            connection,
+            remote_id="101",
+            number="INV-0001",
+            name="Bolt & Co",
+            issued_on=date(2025, 1, 5),
+            total=Decimal("100.00"),
+            balance=Decimal("40.00"),
+            last_pull=pull,
+        ),
+        factory.make_record(
+            connection,
+            remote_id="102",
+            number="INV-0002",
+            name="Nuts Ltd",
+            issued_on=date(2025, 2, 5),
+            total=Decimal("2500.50"),
+            balance=Decimal("0"),
+            last_pull=pull,
+        ),
+        factory.make_record(
+            connection,
+            remote_id="103",
+            number="INV-0003",
+            name="Bolt & Co",
+            issued_on=date(2025, 3, 5),
+            total=Decimal("10.00"),
+            balance=Decimal("10.00"),
+            last_pull=pull,
+        ),
+        factory.make_record(
+            connection,
+            remote_id="104",
+            number="INV-0004",
+            name="Gone Ltd",
+            issued_on=date(2025, 4, 5),
+            total=Decimal("999.00"),
+            balance=Decimal("999.00"),
+            is_deleted=True,
+        ),
     ]
     factory.make_record(connection, "customers", remote_id="c1", number="", name="Bolt & Co", total=None, balance=None)
     return connection, made
@@ -126,7 +158,9 @@ def test_it_shows_a_record_with_every_attribute_nested_and_its_last_pull(support
     assert "£120.00" in html
 
 
-def test_it_runs_a_bounded_number_of_queries_whatever_the_size(support_client, clearbooks, django_assert_max_num_queries):
+def test_it_runs_a_bounded_number_of_queries_whatever_the_size(
+    support_client, clearbooks, django_assert_max_num_queries
+):
     connection = factory.make_connection()
     page = url(connection)
     for count in (3, 300):

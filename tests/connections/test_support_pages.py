@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -188,3 +190,180 @@ def test_it_refuses_actions_to_those_without_the_permission(client, linked, outs
 def test_it_only_accepts_posts_for_actions(support_client, linked):
     for name in ("connections:connection-test", "connections:connection-note"):
         assert support_client.get(reverse(name, args=[linked.pk])).status_code == 405
+
+
+#
+# Test connection, over HTTP against the sandbox
+#
+
+
+@pytest.fixture
+def sandbox_linked(sandbox, clearbooks):
+    key = sandbox.make_key(seed="test-connection", invoices=5)
+    connection = factory.make_connection(factory.make_company("Sandbox Ltd"))
+    store_credentials(connection, {"api_key": key}, "link")
+    Connection.objects.filter(pk=connection.pk).update(credentials_validated_at=timezone.now() - timedelta(days=2))
+    return connection, key
+
+
+def test_it_tests_a_good_key_and_marks_it_validated_by_test(support_client, sandbox_linked):
+    connection, key = sandbox_linked
+    response = support_client.post(reverse("connections:connection-test", args=[connection.pk]), follow=True)
+    html = response.content.decode()
+    assert "Clear Books accepted the stored credentials." in html
+    connection.refresh_from_db()
+    assert connection.status == S.LINKED
+    assert connection.credentials_validated_by == "test"
+    assert timezone.now() - connection.credentials_validated_at < timedelta(minutes=1)
+    event = ConnectionEvent.objects.get(connection=connection, kind="test")
+    assert event.detail["result"] == "valid" and event.actor_label == "sam"
+    assert key not in html and key not in event.message
+
+
+def test_it_deauthorizes_only_when_clear_books_rejects_the_key(support_client, sandbox_linked, sandbox):
+    connection, key = sandbox_linked
+    sandbox.revoke(key)
+    response = support_client.post(reverse("connections:connection-test", args=[connection.pk]), follow=True)
+    connection.refresh_from_db()
+    assert connection.status == S.DEAUTHORIZED
+    html = response.content.decode()
+    assert "Clear Books rejected the stored credentials; the connection is now Deauthorized." in html
+    assert "Clear Books rejected the API key on" in html  # the diagnosis at the top
+    kinds = list(ConnectionEvent.objects.filter(connection=connection).values_list("kind", flat=True))
+    assert kinds[:2] == ["status_changed", "test"]
+    assert key not in html
+
+
+def test_it_changes_nothing_when_clear_books_is_unreachable(support_client, sandbox_linked, settings):
+    connection, _ = sandbox_linked
+    settings.CLEARBOOKS_WSDL_URL = "http://127.0.0.1:9/nothing-listens-here?wsdl"
+    before = Connection.objects.get(pk=connection.pk)
+    response = support_client.post(reverse("connections:connection-test", args=[connection.pk]), follow=True)
+    assert "Could not reach Clear Books, so nothing was changed." in response.content.decode()
+    after = Connection.objects.get(pk=connection.pk)
+    assert (after.status, after.credentials_validated_at) == (S.LINKED, before.credentials_validated_at)
+    assert ConnectionEvent.objects.get(connection=connection, kind="test").detail["result"] == "unreachable"
+
+
+def test_it_says_there_is_nothing_to_test_without_a_key(support_client, clearbooks):
+    connection = factory.make_connection(status=S.PENDING_AUTH)
+    response = support_client.post(reverse("connections:connection-test", args=[connection.pk]), follow=True)
+    assert "No credentials are stored for this connection, so there is nothing to test." in response.content.decode()
+    assert not ConnectionEvent.objects.filter(connection=connection, kind="test").exists()
+
+
+#
+# The timeline after a scripted life: created, link attempts, linked, syncs, a failure,
+# deauthorized, relinked; all through the real functions, the Link page and the sandbox.
+#
+
+
+def run_queued(connection):
+    from connections.tasks import run_pull
+
+    for pull in PullOperation.objects.filter(connection=connection, status=P.QUEUED).order_by("pk"):
+        run_pull(pull.pk)
+
+
+def test_it_tells_the_whole_life_of_a_connection_newest_first(client, sandbox, clearbooks, admin_user):
+    from connections import lifecycle
+    from connections.queueing import queue_refresh
+    from integrations import services
+
+    sandbox.configure(page_sizes={"listInvoices": 50})
+    key = sandbox.make_key(seed="life", invoices=30, bills=5, customers=4, suppliers=3, both=1)
+    company = lifecycle.create_company("Life Ltd", user=admin_user)
+    connection = lifecycle.create_connection(company, clearbooks, admin_user)
+    link = reverse("connections:link", args=[connection.link_token])
+    client.post(link, {"api_key": "sbxNOTAREALKEY0000"})  # rejected
+    client.post(link, {"api_key": key})  # accepted: Linked, first-link pulls queued
+    connection.refresh_from_db()
+    assert connection.status == S.LINKED
+    run_queued(connection)
+    services.set_enabled(clearbooks, False, admin_user)
+    services.set_enabled(clearbooks, True, admin_user)
+    sandbox.fail_next("fault", count=5, key=key, operation="listInvoices")
+    queue_refresh(connection, ["invoices"], user=admin_user)
+    run_queued(connection)  # fails
+    sandbox.revoke(key)
+    queue_refresh(connection, ["bills"], user=admin_user)
+    run_queued(connection)  # AuthError: Deauthorized
+    connection.refresh_from_db()
+    assert connection.status == S.DEAUTHORIZED
+    client.force_login(admin_user)
+    client.post(reverse("connections:connection-new-link-url", args=[connection.pk]))
+    connection.refresh_from_db()
+    client.logout()
+    new_key = sandbox.make_key(seed="life-2", invoices=30)
+    client.post(reverse("connections:link", args=[connection.link_token]), {"api_key": new_key})
+    connection.refresh_from_db()
+    assert connection.status == S.LINKED
+
+    client.force_login(admin_user)
+    response = client.get(reverse("connections:connection-detail", args=[connection.pk]), {"timeline": 100})
+    entries = response.context["timeline"]
+    labels = [e.label for e in reversed(entries)]  # oldest first, to read as a story
+
+    def after(label, start=0):
+        return labels.index(label, start)
+
+    created = after("Created")
+    rejected = after("Link rejected", created)
+    accepted = after("Link accepted", rejected)
+    linked = after("Status changed", accepted)
+    completed = after("Pull completed", linked)
+    off = after("Switched off", completed)
+    on = after("Switched on", off)
+    failed = after("Pull failed", on)
+    deauthorized = after("Status changed", failed)
+    issued = after("Link URL issued", deauthorized)
+    relinked = after("Link accepted", issued)
+    assert after("Status changed", relinked) > relinked
+    assert [e.at for e in entries] == sorted((e.at for e in entries), reverse=True)
+    messages = " | ".join(e.message for e in entries)
+    assert "from Linked to Deauthorized" in messages and "from Deauthorized to Linked" in messages
+    html = response.content.decode()
+    assert key not in html and new_key not in html and key not in messages
+
+
+#
+# Bounded queries: the same count with a little data and with a lot more
+#
+
+
+def grow(connection, n):
+    """n more pulls, events, records and data statuses for one connection, plus n more companies."""
+    now = timezone.now()
+    PullOperation.objects.bulk_create(
+        PullOperation(
+            connection=connection,
+            data_type="invoices",
+            status=P.COMPLETE,
+            trigger="schedule",
+            requested_at=now - timedelta(minutes=i),
+        )
+        for i in range(n)
+    )
+    ConnectionEvent.objects.bulk_create(
+        ConnectionEvent(connection=connection, kind="note", message=f"note {i}", actor_label="sam") for i in range(n)
+    )
+    for i in range(n):
+        factory.make_record(connection, remote_id=f"grow-{n}-{i}")
+        other = factory.make_connection(factory.make_company(), status=S.DEAUTHORIZED)
+        factory.make_data_status(other, "invoices", failures_in_row=0)
+
+
+# Queries per page, including the session, the user and its permissions.
+QUERY_BOUNDS = {"dashboard": 16, "company": 10, "connection": 11, "pulls": 7, "company-pulls": 8, "records": 8}
+
+
+@pytest.mark.parametrize("page", list(QUERY_BOUNDS))
+def test_it_runs_a_bounded_number_of_queries_whatever_the_size(admin_client, linked, page):
+    url = dict(zip(QUERY_BOUNDS, pages(linked), strict=True))[page]
+    counts = []
+    for n in (2, 60):
+        grow(linked, n)
+        with CaptureQueriesContext(db_connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= QUERY_BOUNDS[page], counts
