@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -111,8 +112,7 @@ def _toggle_message(integration, linked):
         return f"{integration.name} is switched on: new links are accepted and schedules run again."
     if not linked:
         return f"{integration.name} is switched off: new links are refused."
-    plural = "s are" if linked != 1 else " is"
     return (
-        f"{integration.name} is switched off: new links are refused and the schedules of its {linked} linked "
-        f"connection{plural} paused. Their status stays Linked."
+        f"{integration.name} is switched off: new links are refused and scheduled syncs are paused for its "
+        f"{linked} linked connection{pluralize(linked)}, which stay{pluralize(linked, 's,')} Linked."
     )

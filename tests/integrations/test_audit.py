@@ -54,3 +54,11 @@ def test_it_keeps_the_actor_name_when_the_user_is_deleted(db, clearbooks):
     user.delete()
     event = AuditEvent.objects.get()
     assert (event.actor, event.actor_name) == (None, "alice")
+
+
+def test_it_shows_switches_as_on_or_off_and_other_booleans_as_yes_or_no():
+    from integrations.templatetags.audit_tags import audit_value
+
+    assert (audit_value(True, "enabled"), audit_value(False, "enabled")) == ("on", "off")
+    assert (audit_value(True, "bills.fetch_on_first_link"), audit_value(False, "x")) == ("yes", "no")
+    assert (audit_value(None), audit_value(""), audit_value(0), audit_value("daily")) == ("(empty)", "(empty)", 0, "daily")

@@ -144,6 +144,10 @@ def test_it_asks_for_confirmation_before_switching_off_linked_connections(admin_
     response = admin_client.post(TOGGLE_URL, {"enabled": "off", "confirmed": "yes", "next": MANAGE_URL})
     assert response.status_code == 302
     assert response["Location"] == MANAGE_URL
+    assert (
+        "Clear Books is switched off: new links are refused and scheduled syncs are paused for its "
+        "3 linked connections, which stay Linked."
+    ) in admin_client.get(MANAGE_URL).content.decode()
     clearbooks.refresh_from_db()
     assert clearbooks.enabled is False
     assert [c.status for c in Connection.objects.order_by("created_at")] == [c.status for c in connections]
@@ -363,6 +367,7 @@ def test_it_shows_switches_and_setting_changes_in_the_history(admin_client, clea
     html = response.content.decode()
     assert "Switched off" in html and "Switched on" in html and "Settings changed" in html
     assert "<code>portal_name</code>" in html and "Acme Portal" in html
+    assert '<code>enabled</code>: <span class="before">on</span> → <strong>off</strong>' in html
 
 
 def test_it_warns_on_the_manage_page_when_switched_off(admin_client, clearbooks):
