@@ -61,4 +61,9 @@ def test_it_shows_switches_as_on_or_off_and_other_booleans_as_yes_or_no():
 
     assert (audit_value(True, "enabled"), audit_value(False, "enabled")) == ("on", "off")
     assert (audit_value(True, "bills.fetch_on_first_link"), audit_value(False, "x")) == ("yes", "no")
-    assert (audit_value(None), audit_value(""), audit_value(0), audit_value("daily")) == ("(empty)", "(empty)", 0, "daily")
+    assert (audit_value(None), audit_value(""), audit_value(0), audit_value("daily")) == (
+        "(empty)",
+        "(empty)",
+        0,
+        "daily",
+    )
