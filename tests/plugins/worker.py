@@ -6,6 +6,7 @@ same credential keys and the sandbox's WSDL URL as the test process. It runs in 
 process group so stopping it (or killing it, to test recovery) takes its children too.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -74,10 +75,8 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
     def _signal_group(self, sig):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def kill(self):
         """SIGKILL the whole cluster at once, as a crash or the OOM killer would."""
@@ -92,16 +91,12 @@ class Worker:
             return
         if self.process.poll() is None:
             self._signal_group(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
         # The sentinel's children can outlive the parent: clear the group either way.
         self._signal_group(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
     def log_tail(self, lines=60) -> str:
         self._log.flush()
