@@ -99,10 +99,27 @@ class RedactApiKeys(logging.Filter):
 _REDACTOR = RedactApiKeys()
 
 
+_LIBRARY_LOGGERS = {
+    # Some are created lazily (zeep's transport asks for its logger in __init__), so they
+    # are named here rather than only found in the logging registry.
+    "zeep",
+    "zeep.transports",
+    "zeep.wsdl.wsdl",
+    "zeep.wsdl.bindings.soap",
+    "zeep.xsd.schema",
+    "requests",
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    __name__,
+}
+
+
 def _guard_library_loggers():
     # A filter on a logger only sees records created on that very logger, not on its
     # children, so it goes on every logger these libraries create.
-    names = {"zeep", "requests", "urllib3", __name__}
+    names = set(_LIBRARY_LOGGERS)
     names.update(
         name for name in logging.root.manager.loggerDict if name.split(".")[0] in ("zeep", "requests", "urllib3")
     )
@@ -246,6 +263,7 @@ class Service:
     no credentials, only the description of the service."""
 
     def __init__(self, wsdl_url: str, timeout: float, max_bytes: int = MAX_RESPONSE_BYTES):
+        _guard_library_loggers()  # loggers the libraries created since import
         self.wsdl_url = wsdl_url
         self.timeout = timeout
         session = requests.Session()
@@ -385,6 +403,9 @@ def _load_service(wsdl_url, timeout):
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
         error = errors.error_from_status(status, f"loading the WSDL from {wsdl_url}")
+        if error.kind == ErrorKind.PERMANENT:
+            error.message = f"The Clear Books WSDL URL answered HTTP {status}: check the WSDL URL setting."
+            error.args = (error.message,)
     except (requests.RequestException, _TooLarge, zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
         error = ClearBooksError(
             ErrorKind.PERMANENT,
@@ -395,11 +416,12 @@ def _load_service(wsdl_url, timeout):
 
 
 def clear_cache():
-    """Forget every loaded WSDL and session (tests, or after changing the WSDL URL)."""
+    """Forget every parsed WSDL, fetched document and session (tests, or after a WSDL change)."""
     with _services_lock:
         for service in _services.values():
             service.transport.session.close()
         _services.clear()
+        InMemoryCache._cache.clear()  # zeep's process-wide document cache, which only this module uses
 
 
 def call(wsdl_url: str, api_key: ApiKey, operation: str, params: dict, timeout: float, policy: RetryPolicy):
@@ -449,13 +471,13 @@ SUPPORTED_DATA_TYPES = tuple(READS)
 MAX_PAGES = 100_000  # a server that never sends an empty page cannot keep us forever
 
 
-def _since(modified_since: datetime) -> tuple[str, datetime]:
-    """modifiedSince goes as a date (its time zone and bound are undocumented), one day early
-    so nothing is missed; the exact bound is then applied to date_modified on our side."""
+def _since(modified_since: datetime) -> str:
+    """modifiedSince goes as a UK date (its time zone and bound are undocumented), one day
+    early so that nothing is missed; re-reading a few unchanged entities costs little, as the
+    sync engine compares content anyway."""
     if modified_since.tzinfo is None:
         modified_since = modified_since.replace(tzinfo=mapping.UK)
-    uk_day = modified_since.astimezone(mapping.UK).date() - timedelta(days=1)
-    return uk_day.isoformat(), modified_since
+    return (modified_since.astimezone(mapping.UK).date() - timedelta(days=1)).isoformat()
 
 
 def _params(read: Read, offset: int, since: str | None) -> dict:
@@ -486,7 +508,7 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
     read = READS.get(data_type)
     if read is None:
         raise errors.not_supported(data_type)
-    since, bound = _since(modified_since) if (modified_since and read.incremental) else (None, None)
+    since = _since(modified_since) if (modified_since and read.incremental) else None
     currencies = _currencies(wsdl_url, api_key, timeout, policy) if read.currencies else None
     seen: set[str] = set()
     offset = 0
@@ -508,8 +530,6 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
                 f"{read.operation} at offset {offset} returned only ids already read (is the offset ignored?)",
             )
         seen.update(r.id for r in fresh)
-        if bound is not None:
-            fresh = [r for r in fresh if r.modified_at is None or r.modified_at >= bound]
         if fresh:
             yield _unique(fresh)
         if not read.paging:
