@@ -33,10 +33,11 @@ as plain text without a fixed scale. Company and account names containing "&" co
 double-escaped (`&amp;amp;`), as do currency symbols (`&amp;pound;`, by design).
 Some customer-only entities carry an empty `<supplier/>`, as captured entity 1 does.
 
-Keys (keys.py). A key is `sbx` + base32 of a compact JSON spec + a 16-hex HMAC, so
-it carries the recipe of its own books and any process can make one the running
-sandbox accepts; anything else is unknown (`Login Failed`). Keys are [a-z0-9] only,
-about 40-120 characters. `make_key(**spec)` takes the fields of `BookSpec`:
+Keys (keys.py). A key is `sbx` + base32 of a compact spec + a 16-hex HMAC, so it
+carries the recipe of its own books and any process can make one the running sandbox
+accepts; anything else is unknown (`Login Failed`). Keys are [a-z0-9] only, 21 to 200
+characters (demo keys about 100), and their repr is masked (`<sandbox API key>`) so a
+failing assertion never prints one. `make_key(**spec)` takes the fields of `BookSpec`:
 
     seed ("sandbox")      the random seed: same spec, same books, in any process
     customers (25)        entities listEntities answers for type=customer

@@ -1,10 +1,12 @@
 """Sandbox API keys: each key carries the recipe of its own books.
 
-A key is `sbx` + base32 of a compact JSON spec + 16 hex digits of an HMAC over it.
+A key is `sbx` + base32 of a compact spec ("c0,i101|x": one letter and a number per
+size that differs from the default, then the seed) + 16 hex digits of an HMAC over it.
 The sandbox needs no registry of keys, so any process (the test run, a qcluster
 worker, the demo seeding, a browser test) can make a key the running sandbox will
 accept; a key with a wrong or missing MAC (a typo, a made-up key) is unknown and
-answers `Login Failed`, as the real service does. Keys are letters and digits only.
+answers `Login Failed`, as the real service does. Keys are lowercase letters and digits
+only, 21 characters for the default books and at most 200 (make_key refuses longer).
 """
 
 import base64
@@ -14,7 +16,7 @@ import hmac
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 # Not a secret worth protecting: it only tells sandbox keys from typos.
 _SECRET = os.environ.get("CLEARBOOKS_SANDBOX_SECRET", "clearbooks-sandbox-v1").encode()
@@ -37,8 +39,8 @@ LIMITS = {
     "currencies": 12,
     "revoke_after": 1_000_000,
 }
-_SHORT = {
-    "seed": "s",
+# One letter per size in the key's payload, e.g. "c0,i101|x" (the seed follows the bar).
+_CODES = {
     "customers": "c",
     "suppliers": "p",
     "both": "b",
@@ -53,9 +55,12 @@ _SHORT = {
     "currencies": "u",
     "anchor": "d",
     "revoked": "r",
-    "revoke_after": "ra",
+    "revoke_after": "x",
 }
-_LONG = {v: k for k, v in _SHORT.items()}
+_NAMES = {v: k for k, v in _CODES.items()}
+# The first keys carried JSON with these names; they still work (the demo database may hold one).
+_JSON_NAMES = {**{v: k for k, v in _CODES.items() if k != "revoke_after"}, "s": "seed", "ra": "revoke_after"}
+MAX_KEY_LENGTH = 200  # what the Link page's key field takes
 
 
 @dataclass(frozen=True)
@@ -124,15 +129,40 @@ def _mac(payload: bytes) -> str:
     return hmac.new(_SECRET, payload, hashlib.sha256).hexdigest()[:_MAC_LEN]
 
 
+def _encode(spec: BookSpec) -> bytes:
+    defaults = BookSpec()
+    items = []
+    for name, code in _CODES.items():
+        value = getattr(spec, name)
+        if value != getattr(defaults, name):
+            items.append(code + (str(value).replace("-", "") if name == "anchor" else str(int(value))))
+    return (",".join(items) + "|" + (spec.seed if spec.seed != defaults.seed else "")).encode()
+
+
+def _decode(payload: bytes) -> BookSpec:
+    if payload.startswith(b"{"):
+        return BookSpec(**{_JSON_NAMES[k]: v for k, v in json.loads(payload).items()})
+    sizes, _, seed = payload.decode().partition("|")
+    spec = {"seed": seed} if seed else {}
+    for item in filter(None, sizes.split(",")):
+        name, value = _NAMES[item[0]], item[1:]
+        if name == "anchor":
+            spec[name] = f"{value[:4]}-{value[4:6]}-{value[6:]}"
+        elif name == "revoked":
+            spec[name] = value == "1"
+        else:
+            spec[name] = int(value)
+    return BookSpec(**spec)
+
+
 def make_key(**spec) -> str:
     """A sandbox API key whose books follow `spec` (the fields of BookSpec)."""
-    book = BookSpec(**spec)
-    defaults = BookSpec()
-    compact = {_SHORT[f.name]: getattr(book, f.name) for f in fields(book)}
-    compact = {k: v for k, v in compact.items() if v != getattr(defaults, _LONG[k])}
-    payload = json.dumps(compact, separators=(",", ":"), sort_keys=True).encode()
+    payload = _encode(BookSpec(**spec))
     body = base64.b32encode(payload).decode().rstrip("=").lower()
-    return SandboxKey(f"{PREFIX}{body}{_mac(payload)}")
+    key = f"{PREFIX}{body}{_mac(payload)}"
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"the key would be {len(key)} characters, over {MAX_KEY_LENGTH}: use a shorter seed")
+    return SandboxKey(key)
 
 
 def parse_key(key: str) -> BookSpec | None:
@@ -147,9 +177,8 @@ def parse_key(key: str) -> BookSpec | None:
     if not hmac.compare_digest(_mac(payload), mac):
         return None
     try:
-        compact = json.loads(payload)
-        return BookSpec(**{_LONG[k]: v for k, v in compact.items()})
-    except (ValueError, KeyError, TypeError):
+        return _decode(payload)
+    except (ValueError, KeyError, TypeError, IndexError):
         return None
 
 

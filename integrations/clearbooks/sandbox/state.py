@@ -30,6 +30,7 @@ CONTROL_ACTIONS = (
     "calls",
 )
 _MAX_CACHED_BOOKS = 48
+_MAX_CACHED_RECORDS = 60_000
 
 
 class ControlError(ValueError):
@@ -182,13 +183,21 @@ class SandboxState:
             books = self._books.get(key)
             if books is None:
                 books = self._books[key] = Books(spec)
-                while len(self._books) > _MAX_CACHED_BOOKS:
-                    oldest = next((k for k, b in self._books.items() if b.pristine), None)
-                    if oldest is None:
-                        break
-                    del self._books[oldest]
+                self._forget_least_used(keep=key)
             self._books.move_to_end(key)
             return books
+
+    def _forget_least_used(self, keep):
+        """Bound memory: a 20,000-invoice book takes about 100 MB. Changed books are kept (tests rely on them)."""
+
+        def weight():
+            return sum(len(b.invoices) + len(b.entities) + 1 for b in self._books.values())
+
+        while len(self._books) > _MAX_CACHED_BOOKS or weight() > _MAX_CACHED_RECORDS:
+            oldest = next((k for k, b in self._books.items() if b.pristine and k != keep), None)
+            if oldest is None:
+                return
+            del self._books[oldest]
 
     def _change(self, key, data_type, count, how):
         if data_type not in DATA_TYPES or data_type == "currencies":

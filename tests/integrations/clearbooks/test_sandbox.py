@@ -4,6 +4,7 @@ Keys are secrets even here: keys from make_key have a masked repr, and no assert
 key's text, so none can land in a failure report.
 """
 
+import base64
 import os
 import re
 import signal
@@ -198,6 +199,22 @@ def test_it_makes_keys_of_letters_and_digits_that_carry_their_spec():
     spec = parse_key(key)
     assert (spec.seed, spec.invoices, spec.customers, spec.suppliers) == ("x", 101, 0, 15)
     assert parse_key(key.replace("sbx", "sbz", 1)) is None
+
+
+def test_it_still_reads_keys_of_the_first_json_format():
+    from integrations.clearbooks.sandbox import keys
+
+    payload = b'{"c":0,"i":101,"ra":2,"s":"x"}'
+    old = "sbx" + base64.b32encode(payload).decode().rstrip("=").lower() + keys._mac(payload)
+    spec = parse_key(old)
+    assert (spec.seed, spec.customers, spec.invoices, spec.revoke_after) == ("x", 0, 101, 2)
+
+
+def test_it_keeps_keys_short_enough_for_the_link_form():
+    assert len(demo_key("Riverside Dental Practice")) < 120
+    with pytest.raises(ValueError, match="over 200: use a shorter seed"):
+        make_key(seed="s" * 80, invoices=1, bills=1, customers=1, suppliers=1, both=1, voided=1, voided_bills=1,
+                 account_codes=1, bank_accounts=1, projects=1, payment_methods=1, currencies=1)  # fmt: skip
 
 
 def test_it_refuses_to_make_keys_for_impossible_books():
@@ -793,3 +810,16 @@ def test_it_hides_keys_from_reprs_so_failures_never_print_them():
     key = make_key(seed="hidden")
     assert "sbx" not in saferepr(key) and "sbx" not in repr([key]) and "sbx" not in repr(revoked_demo_key("x"))
     assert f"{key}".startswith("sbx") and key.encode().startswith(b"sbx")
+
+
+def test_it_lets_go_of_unused_books_but_keeps_changed_ones(monkeypatch):
+    from integrations.clearbooks.sandbox import state as state_module
+
+    monkeypatch.setattr(state_module, "_MAX_CACHED_RECORDS", 300)
+    state = state_module.SandboxState()
+    changed, unused, newest = (make_key(seed=s, invoices=100, bills=0, customers=10, suppliers=0) for s in "abc")
+    state.delete(key=changed, data_type="invoices", count=1)
+    first_unused = state.books(unused)
+    state.books(newest)
+    assert state.books(changed).counts()["invoices"] == 99  # kept: a test relies on the change
+    assert state.books(unused) is not first_unused  # let go, then built again on demand
