@@ -200,6 +200,12 @@ def rate_limited(token: str, client_address: str) -> bool:
     )
 
 
+def _prune_attempts():
+    # Attempts only matter inside the window; a day's worth is kept for support, no more.
+    keep = max(timedelta(days=1), timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES))
+    LinkAttempt.objects.filter(created_at__lt=timezone.now() - keep).delete()
+
+
 def _rate_limited_result(connection) -> LinkResult:
     minutes = settings.LINK_RATE_WINDOW_MINUTES
     return LinkResult(
@@ -224,6 +230,7 @@ def submit_credentials(token: str, api_key: str, client_address: str) -> LinkRes
     connection = found.connection
     if rate_limited(token, client_address):
         return _rate_limited_result(connection)
+    _prune_attempts()
     attempt = LinkAttempt.objects.create(token_hash=token_hash(token), client_address=client_address[:64])
 
     integration = connection.integration

@@ -303,3 +303,13 @@ def test_it_relinks_through_a_new_link_url_and_updates_the_credentials(
     accepted = conn.events.get(kind=Kind.LINK_ACCEPTED)
     assert "relinked" in accepted.message and accepted.detail["relink"] is True
     assert conn.pulls.filter(trigger=PullOperation.Trigger.FIRST_LINK).exists()
+
+
+def test_it_forgets_attempts_older_than_a_day(client, pending, sandbox):
+    old = LinkAttempt.objects.create(token_hash="x" * 64, client_address="192.0.2.1", outcome="rejected")
+    LinkAttempt.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=1, minutes=1))
+    recent = LinkAttempt.objects.create(token_hash="y" * 64, client_address="192.0.2.1", outcome="rejected")
+    submit(client, pending, "CBWRONGKEY000000000000")
+    assert not LinkAttempt.objects.filter(pk=old.pk).exists()
+    assert LinkAttempt.objects.filter(pk=recent.pk).exists()
+    assert LinkAttempt.objects.count() == 2
