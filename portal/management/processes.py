@@ -2,9 +2,9 @@
 stop them all together.
 
 Each child runs in its own session (process group), so a Ctrl-C at the terminal reaches
-only the supervisor, which then stops the children in order: SIGTERM to the child, a
-bounded wait, then SIGKILL to its whole group so no grandchild (gunicorn or qcluster
-workers) outlives it.
+only the supervisor, which then stops the children one by one, newest first: SIGTERM to
+the child, a bounded wait, then SIGKILL to its whole group so no grandchild (gunicorn or
+qcluster workers) outlives it.
 """
 
 import os
@@ -76,21 +76,45 @@ class Supervisor:
             time.sleep(poll)
 
     def stop_all(self):
-        """Stop the children, newest first; each gets SIGTERM, then SIGKILL for its group."""
+        """Stop the children one by one, newest first: SIGTERM, a bounded wait, then SIGKILL for the group.
+
+        One at a time, so what started first (the sandbox) still answers while the worker
+        finishes the pull it is running.
+        """
         for name, process in reversed(self.children):
             if process.poll() is None:
                 self.say(f"stopping {name} (pid {process.pid})")
                 _signal_group(process, signal.SIGTERM, whole_group=False)
-        deadline = time.monotonic() + self.stop_timeout
-        for name, process in reversed(self.children):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.say(f"{name} did not stop within {self.stop_timeout:.0f} s; killing it")
+                try:
+                    process.wait(timeout=self.stop_timeout)
+                except subprocess.TimeoutExpired:
+                    self.say(f"{name} did not stop within {self.stop_timeout:.0f} s; killing it")
             # Whatever is left in the child's group (workers of a stopped master) goes too.
             _signal_group(process, signal.SIGKILL, whole_group=True)
             process.wait()
         self.children = []
+
+
+class PrefixedWriter:
+    """A file-like object that sends each line through `Supervisor.say` (for in-process steps)."""
+
+    def __init__(self, supervisor, name):
+        self.supervisor, self.name, self._partial = supervisor, name, ""
+
+    def write(self, text):
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self.supervisor.say(line, self.name)
+        return len(text)
+
+    def flush(self):
+        if self._partial:
+            self.supervisor.say(self._partial, self.name)
+            self._partial = ""
+
+    def isatty(self):
+        return False
 
 
 def _signal_group(process, sig, whole_group):

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from portal import demo
-from portal.management.processes import ChildFailed, Supervisor, port_open
+from portal.management.processes import ChildFailed, PrefixedWriter, Supervisor, port_open
 
 SANDBOX_WSDL_PATH = "/api/accounting/wsdl/"
 
@@ -80,9 +80,11 @@ class Command(BaseCommand):
             env = self._point_at_sandbox(supervisor, sandbox_port)
         else:
             supervisor.say("no clearbooks_sandbox command yet: starting without the Clear Books sandbox")
-        lines = demo.seed(self.stdout)
+        seed_out = PrefixedWriter(supervisor, "seed")
+        lines = demo.seed(seed_out)
         if "schedule_syncs" in commands:
-            call_command("schedule_syncs", stdout=self.stdout)
+            call_command("schedule_syncs", stdout=seed_out)
+        seed_out.flush()
         connections.close_all()  # children open their own; none inherits this process's
         web = supervisor.start("web", self._gunicorn(host, port, options), cwd=settings.BASE_DIR, env=env)
         supervisor.start("worker", manage + ["qcluster"], cwd=settings.BASE_DIR, env=env)
