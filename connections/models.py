@@ -88,6 +88,8 @@ class Connection(models.Model):
                 name="one_active_connection_per_category",
             ),
         ]
+        # The dashboard counts connections by status and lists the Deauthorized ones, newest first.
+        indexes = [models.Index(fields=["status", "status_changed_at"], name="connection_status_idx")]
         permissions = [
             ("refresh_data", "Can queue pulls (refresh data)"),
             ("test_connection", "Can re-validate a connection's credentials"),
@@ -237,6 +239,8 @@ class PullOperation(models.Model):
         indexes = [
             models.Index(fields=["connection", "data_type", "-requested_at"]),
             models.Index(fields=["status", "-requested_at"]),
+            # Read history filtered by data type, newest first.
+            models.Index(fields=["data_type", "-requested_at"], name="pull_data_type_requested_idx"),
         ]
 
     def __str__(self):
@@ -316,6 +320,11 @@ class DataStatus(models.Model):
         verbose_name_plural = "data statuses"
         constraints = [
             models.UniqueConstraint(fields=["connection", "data_type"], name="unique_data_status"),
+        ]
+        # The dashboard's Needs attention: stale data types and those failing in a row.
+        indexes = [
+            models.Index(fields=["data_type", "last_successful_sync_at"], name="data_status_last_success_idx"),
+            models.Index(fields=["failures_in_row"], name="data_status_failures_idx"),
         ]
 
     def __str__(self):
