@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from integrations.models import SyncSetting
@@ -28,6 +28,7 @@ FAILING_IN_ROW = 3
 # Data is stale when no pull succeeded within this many of its intervals.
 STALE_FACTOR = 2
 ATTENTION_LIMIT = 10
+COUNT_CAP = 1000  # the dashboard counts entries up to here ("1,000+"), so it costs the same on any size
 
 S = Connection.Status
 
@@ -192,20 +193,8 @@ def last_success(rows):
     return max(times) if times else None
 
 
-def stuck_pulls_filter(now=None) -> Q:
-    """Running pulls whose heartbeat (or start, before the first heartbeat) is too old."""
-    cutoff = (now or timezone.now()) - stuck_after()
-    running = Q(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING])
-    silent = (
-        Q(heartbeat_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__isnull=True, requested_at__lt=cutoff)
-    )
-    return running & silent
-
-
 def is_stuck(pull, now=None) -> bool:
-    """The same rule as stuck_pulls_filter, for a pull already loaded."""
+    """A running pull whose heartbeat (or start, before the first beat) is older than the watchdog's threshold."""
     if pull.status not in (PullStatus.FETCHING, PullStatus.PROCESSING):
         return False
     beat = pull.heartbeat_at or pull.started_at or pull.requested_at
@@ -341,6 +330,10 @@ class AttentionGroup:
     total: int
     items: list = field(default_factory=list)
 
+    @property
+    def total_text(self):
+        return f"{self.total:,}+" if self.total >= COUNT_CAP else f"{self.total:,}"
+
 
 @dataclass
 class AttentionItem:
@@ -373,14 +366,26 @@ def _deauthorized(now, limit):
         "deauthorized",
         "Deauthorized connections",
         "The company must relink: open the connection and send them a new Link URL.",
-        rows.count(),
+        capped_count(rows),
         items,
     )
 
 
+def _linked_and_enabled():
+    """Checked per data status row (a correlated EXISTS), so the database walks the small set of
+    candidate rows by their own index instead of every linked connection's data statuses."""
+    return Exists(Connection.objects.filter(pk=OuterRef("connection_id"), status=S.LINKED, integration__enabled=True))
+
+
+def capped_count(queryset, cap=COUNT_CAP):
+    """How many rows match, counting no further than `cap` (the page says "1,000+")."""
+    return len(queryset.order_by().values_list("pk", flat=True)[:cap])
+
+
 def _failing(now, limit):
     rows = (
-        DataStatus.objects.filter(failures_in_row__gte=FAILING_IN_ROW, connection__status=S.LINKED)
+        DataStatus.objects.filter(failures_in_row__gte=FAILING_IN_ROW)
+        .filter(_linked_and_enabled())
         .select_related("connection__company", "connection__integration", "latest_pull")
         .order_by("-failures_in_row", "-latest_pull_id")
     )
@@ -401,27 +406,28 @@ def _failing(now, limit):
         "failing",
         "Data types failing repeatedly",
         "Read the error on the latest pull, fix the cause, then Refresh that data type.",
-        rows.count(),
+        capped_count(rows),
         items,
     )
 
 
 def stale_filter(now=None) -> Q:
-    """Data statuses of Linked connections of enabled integrations not refreshed within twice their interval."""
+    """Data statuses not refreshed within twice their data type's interval (by the sync settings of
+    enabled integrations). Combine with _linked_and_enabled() for the connections it applies to."""
     now = now or timezone.now()
     by_setting = Q(pk__in=[])
     for setting in SyncSetting.objects.filter(integration__enabled=True).exclude(frequency="none"):
         cutoff = now - STALE_FACTOR * timedelta(seconds=setting.interval_seconds)
-        by_setting |= Q(connection__integration_id=setting.integration_id, data_type=setting.data_type) & (
-            Q(last_successful_sync_at__lt=cutoff)
-            | Q(last_successful_sync_at__isnull=True, connection__linked_at__lt=cutoff)
-        )
-    return by_setting & Q(connection__status=S.LINKED, connection__integration__enabled=True)
+        # Never synced at all counts from the link time, checked on the connection.
+        never = Q(last_successful_sync_at__isnull=True, connection__linked_at__lt=cutoff)
+        by_setting |= Q(data_type=setting.data_type) & (Q(last_successful_sync_at__lt=cutoff) | never)
+    return by_setting
 
 
 def _stale(now, limit):
     rows = (
         DataStatus.objects.filter(stale_filter(now))
+        .filter(_linked_and_enabled())
         .exclude(failures_in_row__gte=FAILING_IN_ROW)  # listed as failing already
         .select_related("connection__company", "connection__integration")
         .order_by(F("last_successful_sync_at").asc(nulls_first=True))
@@ -445,19 +451,28 @@ def _stale(now, limit):
         "stale",
         "Stale data",
         "Open the connection to see why, then Refresh the data type.",
-        rows.count(),
+        capped_count(rows),
         items,
     )
 
 
+def stuck_pulls(now=None):
+    """Running pulls silent for too long, oldest first.
+
+    Filtered on status alone (running pulls are few: at most one per worker, plus any stuck
+    ones the watchdog has not reached), then by heartbeat here, so the query always uses the
+    status index, whatever the size of the history.
+    """
+    now = now or timezone.now()
+    running = PullOperation.objects.filter(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING]).order_by()
+    found = [p for p in running.select_related("connection__company", "connection__integration") if is_stuck(p, now)]
+    return sorted(found, key=lambda p: p.requested_at)
+
+
 def _stuck(now, limit):
-    rows = (
-        PullOperation.objects.filter(stuck_pulls_filter(now))
-        .select_related("connection__company", "connection__integration")
-        .order_by("requested_at")
-    )
+    found = stuck_pulls(now)
     items = []
-    for pull in rows[:limit]:
+    for pull in found[:limit]:
         beat = pull.heartbeat_at or pull.started_at or pull.requested_at
         items.append(
             AttentionItem(
@@ -473,7 +488,7 @@ def _stuck(now, limit):
         "stuck",
         "Pulls stuck without progress",
         "The worker may have stopped: check it runs; the watchdog will fail and requeue the pull, or cancel it.",
-        rows.count(),
+        len(found),
         items,
     )
 
@@ -488,6 +503,6 @@ def needs_attention(now=None, limit=ATTENTION_LIMIT) -> list[AttentionGroup]:
 def connection_counts() -> dict:
     """{status: count} for every connection status (zeros included)."""
     counts = dict.fromkeys(S.values, 0)
-    for row in Connection.objects.order_by().values("status").annotate(n=Count("pk")):
+    for row in Connection.objects.order_by().values("status").annotate(n=Count("pk")).order_by():
         counts[row["status"]] = row["n"]
     return counts

@@ -3,11 +3,12 @@
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from integrations import registry
 
-from .models import PullStatus
+from .models import Connection, PullStatus
 
 
 def _data_type_choices():
@@ -48,24 +49,24 @@ class PullFilterForm(forms.Form):
             self.add_error("until", "The end date must be on or after the start date.")
         return data
 
-    def filters(self) -> dict:
+    def filters(self) -> list:
         """ORM filters for the valid fields only: a bad field is reported and ignored, the rest still apply."""
         if not self.is_bound:
-            return {}
+            return []
         self.is_valid()
         data = self.cleaned_data
-        found = {}
-        if data.get("status"):
-            found["status"] = data["status"]
-        if data.get("data_type"):
-            found["data_type"] = data["data_type"]
+        found = [Q(**{name: data[name]}) for name in ("status", "data_type") if data.get(name)]
         if data.get("integration"):
-            found["connection__integration__key"] = data["integration"]
+            # Checked per pull while walking the history newest first (stops at a page's worth)
+            # instead of gathering every pull of the integration's connections and sorting them.
+            found.append(
+                Exists(Connection.objects.filter(pk=OuterRef("connection_id"), integration__key=data["integration"]))
+            )
         zone = timezone.get_current_timezone()
         if data.get("since"):
-            found["requested_at__gte"] = datetime.combine(data["since"], time.min, tzinfo=zone)
+            found.append(Q(requested_at__gte=datetime.combine(data["since"], time.min, tzinfo=zone)))
         if data.get("until"):
-            found["requested_at__lt"] = datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=zone)
+            found.append(Q(requested_at__lt=datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=zone)))
         return found
 
 

@@ -354,7 +354,7 @@ def grow(connection, n):
 
 
 # Queries per page, including the session, the user and its permissions.
-QUERY_BOUNDS = {"dashboard": 16, "company": 10, "connection": 11, "pulls": 7, "company-pulls": 8, "records": 8}
+QUERY_BOUNDS = {"dashboard": 16, "company": 10, "connection": 11, "pulls": 8, "company-pulls": 10, "records": 8}
 
 
 @pytest.mark.parametrize("page", list(QUERY_BOUNDS))
