@@ -347,7 +347,7 @@ def deauthorize(pull, reason):
             connection_status.move(connection, Connection.Status.DEAUTHORIZED, reason=reason)
     others = PullOperation.objects.filter(connection_id=pull.connection_id, status__in=ACTIVE_PULL_STATUSES)
     for other in others.exclude(pk=pull.pk):
-        cancel_pull(other, reason=f"Stopped because {reason[0].lower()}{reason[1:]}")
+        cancel_pull(other, reason=f"Stopped. {reason}")
 
 
 def _data_status_ended(pull, status):

@@ -90,7 +90,9 @@ class Worker:
         if self.process is None:
             return
         if self.process.poll() is None:
-            self._signal_group(signal.SIGTERM)
+            # SIGTERM to the cluster's main process only: it stops its sentinel and workers
+            # in order (a signal to the whole group makes them wait on each other).
+            self.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=timeout)
         # The sentinel's children can outlive the parent: clear the group either way.
