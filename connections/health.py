@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from integrations.models import SyncSetting
+from integrations.models import Integration, SyncSetting
 
 from .models import (
     ACTIVE_PULL_STATUSES,
@@ -372,9 +372,11 @@ def _deauthorized(now, limit):
 
 
 def _linked_and_enabled():
-    """Checked per data status row (a correlated EXISTS), so the database walks the small set of
-    candidate rows by their own index instead of every linked connection's data statuses."""
-    return Exists(Connection.objects.filter(pk=OuterRef("connection_id"), status=S.LINKED, integration__enabled=True))
+    """Checked per data status row (a correlated EXISTS), so the database walks the candidate rows
+    by their own index instead of every linked connection's data statuses. The enabled
+    integrations are few: listed by id, the check is one primary-key probe per row."""
+    enabled = list(Integration.objects.filter(enabled=True).values_list("pk", flat=True))
+    return Exists(Connection.objects.filter(pk=OuterRef("connection_id"), status=S.LINKED, integration_id__in=enabled))
 
 
 def capped_count(queryset, cap=COUNT_CAP):
@@ -382,15 +384,34 @@ def capped_count(queryset, cap=COUNT_CAP):
     return len(queryset.order_by().values_list("pk", flat=True)[:cap])
 
 
+def in_order(model, pks, *related):
+    """Rows of `model` by primary key, in the order given, with `related` selected.
+
+    The needs-attention queries find their candidates on one table by its own index and
+    load only the few rows shown, with joins, afterwards: joined from the start, SQLite
+    plans from the connections side and reads every connection's rows.
+    """
+    rows = model.objects.select_related(*related).in_bulk(pks)
+    return [rows[pk] for pk in pks if pk in rows]
+
+
 def _failing(now, limit):
-    rows = (
+    candidates = sorted(
         DataStatus.objects.filter(failures_in_row__gte=FAILING_IN_ROW)
         .filter(_linked_and_enabled())
-        .select_related("connection__company", "connection__integration", "latest_pull")
-        .order_by("-failures_in_row", "-latest_pull_id")
+        .order_by()
+        .values_list("failures_in_row", "latest_pull_id", "pk")[:COUNT_CAP],
+        key=lambda row: (-row[0], -(row[1] or 0)),
+    )
+    shown = in_order(
+        DataStatus,
+        [pk for _, _, pk in candidates[:limit]],
+        "connection__company",
+        "connection__integration",
+        "latest_pull",
     )
     items = []
-    for ds in rows[:limit]:
+    for ds in shown:
         error = ds.latest_pull.error_message.rstrip(".") if ds.latest_pull else "no error was recorded"
         items.append(
             AttentionItem(
@@ -406,7 +427,7 @@ def _failing(now, limit):
         "failing",
         "Data types failing repeatedly",
         "Read the error on the latest pull, fix the cause, then Refresh that data type.",
-        capped_count(rows),
+        len(candidates),
         items,
     )
 
@@ -418,22 +439,28 @@ def stale_filter(now=None) -> Q:
     by_setting = Q(pk__in=[])
     for setting in SyncSetting.objects.filter(integration__enabled=True).exclude(frequency="none"):
         cutoff = now - STALE_FACTOR * timedelta(seconds=setting.interval_seconds)
-        # Never synced at all counts from the link time, checked on the connection.
-        never = Q(last_successful_sync_at__isnull=True, connection__linked_at__lt=cutoff)
+        # Never synced at all counts from the link time, checked on the connection (a subquery,
+        # not a join: a join makes SQLite plan from the connections side).
+        linked_before = Exists(Connection.objects.filter(pk=OuterRef("connection_id"), linked_at__lt=cutoff))
+        never = Q(last_successful_sync_at__isnull=True) & linked_before
         by_setting |= Q(data_type=setting.data_type) & (Q(last_successful_sync_at__lt=cutoff) | never)
     return by_setting
 
 
 def _stale(now, limit):
-    rows = (
+    # One pass over the candidates by the (data type, last success) index: their ids and times
+    # give the total and the oldest entries, then only those entries are loaded with their company.
+    candidates = sorted(
         DataStatus.objects.filter(stale_filter(now))
         .filter(_linked_and_enabled())
         .exclude(failures_in_row__gte=FAILING_IN_ROW)  # listed as failing already
-        .select_related("connection__company", "connection__integration")
-        .order_by(F("last_successful_sync_at").asc(nulls_first=True))
+        .order_by()
+        .values_list("last_successful_sync_at", "pk")[:COUNT_CAP],
+        key=lambda row: (row[0] is not None, row[0] or now),
     )
+    shown = in_order(DataStatus, [pk for _, pk in candidates[:limit]], "connection__company", "connection__integration")
     items = []
-    for ds in rows[:limit]:
+    for ds in shown:
         since = (
             f"since {moment(ds.last_successful_sync_at, now)}" if ds.last_successful_sync_at else "since it was linked"
         )
@@ -451,7 +478,7 @@ def _stale(now, limit):
         "stale",
         "Stale data",
         "Open the connection to see why, then Refresh the data type.",
-        capped_count(rows),
+        len(candidates),
         items,
     )
 
@@ -465,14 +492,14 @@ def stuck_pulls(now=None):
     """
     now = now or timezone.now()
     running = PullOperation.objects.filter(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING]).order_by()
-    found = [p for p in running.select_related("connection__company", "connection__integration") if is_stuck(p, now)]
-    return sorted(found, key=lambda p: p.requested_at)
+    return sorted((p for p in running if is_stuck(p, now)), key=lambda p: p.requested_at)
 
 
 def _stuck(now, limit):
     found = stuck_pulls(now)
     items = []
-    for pull in found[:limit]:
+    shown = in_order(PullOperation, [p.pk for p in found[:limit]], "connection__company", "connection__integration")
+    for pull in shown:
         beat = pull.heartbeat_at or pull.started_at or pull.requested_at
         items.append(
             AttentionItem(

@@ -1,0 +1,454 @@
+"""Support pages at scale: median server time per page on a big database and on one 100 times smaller.
+
+`python benchmarks/run.py pages` seeds (once; later runs reuse the files) two SQLite
+databases under var/bench/: a large one with 10,000 companies, 200,000 pull operations
+and 1,000,000 records, and a small one with 1% of each, shaped alike (one connection
+per company, ~20 pulls and ~100 records each). It then requests every support page
+through the Django test Client as an admin and prints the median time per page on
+both, and their ratio. Goals: at most 50 ms median on the large database, and at most
+1.5 times the small one.
+
+Seeding writes rows with executemany on the raw connection (no model instances), in a
+few big transactions, with SQLite's journal relaxed for the load: a few minutes at
+most on 2 cores. Timestamps are relative to the seeding time; when the files are
+reused, every timestamp is shifted forward by the time elapsed, so "stale" and "last
+24 hours" mean the same on every run.
+"""
+
+import hashlib
+import json
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from django.core.management import call_command
+from django.db import connections, transaction
+from django.test import Client
+from django.urls import reverse
+
+HERE = Path(__file__).resolve().parent
+BENCH_DIR = HERE.parent / "var" / "bench"
+SEED_VERSION = "pages-4"
+LARGE = {"companies": 10_000, "pulls": 200_000, "records": 1_000_000}
+SMALL_FACTOR = 100
+WARMUP, RUNS = 3, 25
+GOAL_MS, GOAL_RATIO = 50.0, 1.5
+
+DATA_TYPES = [
+    "customers",
+    "suppliers",
+    "invoices",
+    "bills",
+    "chartOfAccounts",
+    "bankAccounts",
+    "trackingCategories",
+    "paymentMethods",
+]
+# Records per connection by data type (sums to 100, so 1,000,000 for 10,000 connections).
+RECORD_MIX = {"invoices": 55, "bills": 20, "customers": 15, "suppliers": 10}
+CHUNK = 20_000
+
+
+def _ts(value: datetime) -> str:
+    """A datetime as Django stores it in SQLite (UTC, no offset)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert(cursor, table, columns, rows):
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            cursor.executemany(sql, batch)
+            batch.clear()
+    if batch:
+        cursor.executemany(sql, batch)
+
+
+def use_database(path: Path):
+    """Point the default connection at another SQLite file."""
+    connections["default"].close()
+    connections["default"].settings_dict["NAME"] = str(path)
+
+
+def _pragmas_for_load(cursor):
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA cache_size=-200000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+
+
+def seed(scale: dict, now: datetime):
+    """Fill an empty, migrated database; deterministic for a given scale."""
+    from django.contrib.auth.models import Group, User
+
+    from integrations.models import Integration, SyncSetting
+
+    rng = random.Random(42)
+    integration = Integration.objects.get(key="jhch")
+    Integration.objects.filter(pk=integration.pk).update(enabled=True)
+    SyncSetting.objects.filter(integration=integration).update(frequency="daily")
+    admin = User.objects.create_user("bench-admin", password="bench-password-123")
+    admin.groups.add(Group.objects.get(name="Admin"))
+
+    n_companies = scale["companies"]
+    pulls_per = scale["pulls"] // n_companies
+    records_per = scale["records"] // n_companies
+    company_ids = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(n_companies)]
+    connection_ids = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(n_companies)]
+    statuses = [
+        "Linked" if i % 20 < 17 else ("PendingAuth", "Deauthorized", "Unlinked")[i % 20 - 17]
+        for i in range(n_companies)
+    ]
+
+    with connections["default"].cursor() as cursor:
+        _pragmas_for_load(cursor)  # outside a transaction: SQLite refuses it inside one
+    with connections["default"].cursor() as cursor, transaction.atomic():
+        _insert(
+            cursor,
+            "connections_company",
+            ["id", "name", "description", "created_at", "last_synced_at"],
+            (
+                (
+                    cid,
+                    f"Company {i:05d} Ltd",
+                    "",
+                    _ts(now - timedelta(days=400 - i % 300)),
+                    _ts(now - timedelta(hours=i % 30)),
+                )
+                for i, cid in enumerate(company_ids)
+            ),
+        )
+        _insert(
+            cursor,
+            "connections_connection",
+            [
+                "id",
+                "company_id",
+                "integration_id",
+                "category",
+                "status",
+                "status_reason",
+                "status_changed_at",
+                "created_at",
+                "linked_at",
+                "credentials_encrypted",
+                "credentials_fingerprint",
+                "credentials_validated_by",
+            ],
+            (
+                (
+                    connection_ids[i],
+                    company_ids[i],
+                    integration.pk,
+                    "Accounting",
+                    statuses[i],
+                    "Clear Books answered Login Failed." if statuses[i] == "Deauthorized" else "",
+                    _ts(now - timedelta(days=i % 40, minutes=i % 60)),
+                    _ts(now - timedelta(days=300)),
+                    None if statuses[i] == "PendingAuth" else _ts(now - timedelta(days=200)),
+                    "",
+                    "",
+                    "",
+                )
+                for i in range(n_companies)
+            ),
+        )
+        _seed_pulls(cursor, rng, now, connection_ids, statuses, pulls_per)
+        _seed_data_statuses(cursor, now, connection_ids, statuses)
+        _seed_events(cursor, now, connection_ids)
+    with connections["default"].cursor() as cursor, transaction.atomic():
+        _seed_records(cursor, rng, now, connection_ids, records_per)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def _seed_pulls(cursor, rng, now, connection_ids, statuses, pulls_per):
+    """Pulls spread over the last 30 days; only the very newest pull of a data type may be active."""
+    columns = [
+        "connection_id",
+        "data_type",
+        "status",
+        "trigger",
+        "mode",
+        "requested_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "pages_fetched",
+        "records_fetched",
+        "records_created",
+        "records_updated",
+        "records_unchanged",
+        "records_deleted",
+        "error_message",
+        "error_detail",
+    ]
+    span = 30 * 86400
+
+    def rows():
+        for i, cid in enumerate(connection_ids):
+            for j in range(pulls_per):
+                requested = now - timedelta(seconds=span * (j + 0.5) / pulls_per + (i % 3600))
+                roll = rng.random()
+                status = (
+                    "Complete"
+                    if roll < 0.93
+                    else "FetchError"
+                    if roll < 0.97
+                    else "Cancelled"
+                    if roll < 0.99
+                    else "RateLimitError"
+                )
+                if statuses[i] in ("Deauthorized", "Unlinked") and j < 8:
+                    status = "Cancelled"  # nothing has run since the status change
+                if statuses[i] == "Deauthorized" and j == 8:
+                    status = "AuthError"
+                if j == 0 and i % 500 == 0 and statuses[i] == "Linked":
+                    status = "Fetching"  # a few running now; some of them stuck
+                fetched = rng.randint(0, 400)
+                finished = None if status == "Fetching" else _ts(requested + timedelta(seconds=rng.randint(1, 90)))
+                beat = _ts(requested + timedelta(seconds=5))
+                error = "Clear Books did not answer in time." if status == "FetchError" else ""
+                yield (
+                    cid,
+                    DATA_TYPES[j % len(DATA_TYPES)],
+                    status,
+                    "schedule",
+                    "full",
+                    _ts(requested),
+                    _ts(requested + timedelta(seconds=1)),
+                    finished,
+                    beat,
+                    1 + fetched // 100,
+                    fetched,
+                    fetched // 10,
+                    fetched // 20,
+                    fetched - fetched // 10 - fetched // 20,
+                    0,
+                    error,
+                    "ReadTimeout" if error else "",
+                )
+
+    _insert(cursor, "connections_pulloperation", columns, rows())
+
+
+def _seed_data_statuses(cursor, now, connection_ids, statuses):
+    columns = [
+        "connection_id",
+        "data_type",
+        "current_status",
+        "last_successful_sync_at",
+        "last_successful_started_at",
+        "failures_in_row",
+        "latest_pull_id",
+        "latest_successful_pull_id",
+    ]
+    cursor.execute("SELECT connection_id, data_type, MAX(id) FROM connections_pulloperation GROUP BY 1, 2")
+    latest = {(c, d): pk for c, d, pk in cursor.fetchall()}
+
+    def rows():
+        for i, cid in enumerate(connection_ids):
+            if statuses[i] == "PendingAuth":
+                continue
+            for k, dt in enumerate(DATA_TYPES):
+                failing = i % 97 == 0 and k == 2  # ~1% of connections: invoices failing in a row
+                stale = i % 53 == 0 and k == 0  # ~2%: customers not synced for days
+                last = now - timedelta(days=4 if stale else 0, hours=(i + k) % 20)
+                if statuses[i] != "Linked":
+                    # Nothing syncs once a connection is Deauthorized or Unlinked: its data ages
+                    # (these rows are stale by date, and must not be listed).
+                    last = now - timedelta(days=3 + i % 40)
+                pull = latest.get((cid, dt))
+                yield (
+                    cid,
+                    dt,
+                    "FetchError" if failing else "Complete",
+                    _ts(last),
+                    _ts(last - timedelta(seconds=30)),
+                    4 if failing else 0,
+                    pull,
+                    pull,
+                )
+
+    _insert(cursor, "connections_datastatus", columns, rows())
+
+
+def _seed_events(cursor, now, connection_ids):
+    columns = ["connection_id", "created_at", "kind", "actor_label", "message", "detail"]
+    kinds = [("pull_completed", "invoices: 120 fetched, 3 created, 1 updated."), ("pull_queued", "invoices queued.")]
+
+    def rows():
+        for cid in connection_ids:
+            yield (cid, _ts(now - timedelta(days=300)), "created", "bench-admin", "Connection created.", "{}")
+            for j in range(9):
+                kind, message = kinds[j % 2]
+                yield (cid, _ts(now - timedelta(hours=j * 7)), kind, "system", message, "{}")
+
+    _insert(cursor, "connections_connectionevent", columns, rows())
+
+
+def _seed_records(cursor, rng, now, connection_ids, records_per):
+    columns = [
+        "connection_id",
+        "data_type",
+        "remote_id",
+        "number",
+        "name",
+        "issued_on",
+        "due_on",
+        "remote_modified_at",
+        "total",
+        "balance",
+        "currency",
+        "status",
+        "related_id",
+        "attributes",
+        "content_hash",
+        "is_deleted",
+        "created_at",
+        "updated_at",
+    ]
+    stamp = _ts(now)
+    mix = [(dt, max(1, records_per * share // 100)) for dt, share in RECORD_MIX.items()]
+
+    def rows():
+        for cid in connection_ids:
+            for dt, count in mix:
+                amounts = dt in ("invoices", "bills")
+                for n in range(count):
+                    remote = f"{dt[:3]}{n:06d}"
+                    total = round(rng.uniform(10, 5000), 2) if amounts else None
+                    balance = (total if n % 3 == 0 else 0) if amounts else None
+                    issued = date(2024, 1, 1) + timedelta(days=n % 700)
+                    attrs = {"id": remote, "reference": f"REF-{n}", "lines": [{"amount": str(total), "vat": "20"}]}
+                    yield (
+                        cid,
+                        dt,
+                        remote,
+                        f"INV-{n:06d}" if amounts else "",
+                        f"Customer {n % 97}",
+                        issued.isoformat(),
+                        (issued + timedelta(days=30)).isoformat(),
+                        stamp,
+                        total,
+                        balance,
+                        "GBP",
+                        "paid" if balance == 0 else "unpaid",
+                        "",
+                        json.dumps(attrs),
+                        hashlib.md5(remote.encode()).hexdigest(),
+                        1 if n % 101 == 100 else 0,
+                        stamp,
+                        stamp,
+                    )
+
+    _insert(cursor, "connections_record", columns, rows())
+
+
+SHIFT_COLUMNS = {
+    "connections_company": ["created_at", "last_synced_at"],
+    "connections_connection": ["created_at", "linked_at", "status_changed_at"],
+    "connections_pulloperation": ["requested_at", "started_at", "finished_at", "heartbeat_at"],
+    "connections_datastatus": ["last_successful_sync_at", "last_successful_started_at"],
+    "connections_connectionevent": ["created_at"],
+}
+
+
+def shift_timestamps(seconds: int):
+    """Move every seeded time forward, so a reused database looks as fresh as a new one."""
+    with connections["default"].cursor() as cursor, transaction.atomic():
+        for table, columns in SHIFT_COLUMNS.items():
+            sets = ", ".join(f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '+{seconds} seconds')" for c in columns)
+            cursor.execute(f"UPDATE {table} SET {sets}")
+
+
+def prepare(path: Path, scale: dict) -> float:
+    """Migrate, and seed unless this file was already seeded at this version; returns seconds spent seeding."""
+    marker = path.with_suffix(".seeded.json")
+    info = json.loads(marker.read_text()) if marker.exists() and path.exists() else None
+    if info is None or info.get("version") != SEED_VERSION or info.get("scale") != scale:
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), marker):
+            stale.unlink(missing_ok=True)
+        info = None
+    use_database(path)
+    call_command("migrate", verbosity=0)
+    now = datetime.now(UTC)
+    if info is None:
+        started = time.perf_counter()
+        seed(scale, now)
+        marker.write_text(json.dumps({"version": SEED_VERSION, "scale": scale, "seeded_at": now.timestamp()}))
+        return time.perf_counter() - started
+    elapsed = int(now.timestamp() - info["seeded_at"])
+    if elapsed > 60:
+        shift_timestamps(elapsed)
+        marker.write_text(json.dumps({**info, "seeded_at": now.timestamp()}))
+    return 0.0
+
+
+def page_urls() -> dict:
+    from connections.models import Connection, PullOperation, Record
+
+    connection = (
+        Connection.objects.filter(status="Linked").order_by("company__name")[Connection.objects.count() // 3 :].first()
+    )
+    pull = PullOperation.objects.filter(connection=connection).order_by("-requested_at").first()
+    record = Record.objects.filter(connection=connection, data_type="invoices").first()
+    return {
+        "companies list": reverse("connections:company-list"),
+        "company page": reverse("connections:company-detail", args=[connection.company_id]),
+        "connection page": reverse("connections:connection-detail", args=[connection.pk]),
+        "read history": reverse("connections:pull-list"),
+        "record browser": reverse("connections:record-list", args=[connection.pk, "invoices"]),
+        "dashboard": reverse("connections:dashboard"),
+        "pull page": reverse("connections:pull-detail", args=[pull.pk]),
+        "record page": reverse("connections:record-detail", args=[record.pk]),
+    }
+
+
+def measure() -> dict:
+    from django.contrib.auth.models import User
+
+    client = Client(HTTP_HOST="127.0.0.1")  # an allowed host, as a browser on this machine sends
+    client.force_login(User.objects.get(username="bench-admin"))
+    results = {}
+    for name, url in page_urls().items():
+        for _ in range(WARMUP):
+            assert client.get(url).status_code == 200, url
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, url
+        results[name] = statistics.median(times)
+    return results
+
+
+def sizes() -> str:
+    from connections.models import Company, PullOperation, Record
+
+    counts = (Company.objects.count(), PullOperation.objects.count(), Record.objects.count())
+    return "{:,} companies, {:,} pulls, {:,} records".format(*counts)
+
+
+def main(args):
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    small = {k: v // SMALL_FACTOR for k, v in LARGE.items()}
+    runs = {}
+    for label, scale in (("large", LARGE), ("small", small)):
+        path = BENCH_DIR / f"pages-{label}.sqlite3"
+        seconds = prepare(path, scale)
+        seeded = f"seeded in {seconds:.1f} s" if seconds else "reused"
+        print(f"{label} database: {sizes()} ({seeded}; {path.stat().st_size / 1e6:,.0f} MB)", flush=True)
+        runs[label] = measure()
+    print(f"\nMedian server time per page over {RUNS} requests (Django test Client, SQLite):")
+    print(f"{'page':<18}{'large ms':>10}{'small ms':>10}{'ratio':>8}  goal (≤{GOAL_MS:.0f} ms, ≤{GOAL_RATIO}×)")
+    for name, large_ms in runs["large"].items():
+        small_ms = runs["small"][name]
+        ratio = large_ms / small_ms
+        ok = "ok" if large_ms <= GOAL_MS and ratio <= GOAL_RATIO else "MISSED"
+        print(f"{name:<18}{large_ms:>10.1f}{small_ms:>10.1f}{ratio:>7.2f}×  {ok}")
