@@ -1,4 +1,4 @@
-"""Deterministic UK books generated from a BookSpec, and the changes tests make to them.
+"""Deterministic UK books generated from a BookSpec (invoices and bills: ledgers.py; changes: changes.py).
 
 Every record is a dict of wire strings keyed by the field names in wsdl.TYPES, so
 rendering is a lookup; fields that start with `_` are the sandbox's own (roles,
@@ -7,17 +7,18 @@ random stream seeded by the spec's seed, so the same key gives the same books in
 process, on any day of the anchor's month.
 """
 
-import hashlib
 import html
 import random
 import string
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from . import ukdata
+from . import changes, ledgers, ukdata
+from .formats import money, phone, wire_datetime
 from .keys import BookSpec
 
-CENT = Decimal("0.01")
+STATEMENTS = f"https://secure.clearbooks.co.uk/s/{ledgers.CLEARBOOKS_ACCOUNT}:"
+
 DATA_TYPES = (
     "customers",
     "suppliers",
@@ -29,27 +30,6 @@ DATA_TYPES = (
     "paymentMethods",
     "currencies",
 )
-CLEARBOOKS_ACCOUNT = "64372"  # the account number inside statement URLs
-
-
-def money(value: Decimal) -> str:
-    """Plain text without a fixed scale, as on the wire: 0, 2, 6608.66, 12.5."""
-    if value == 0:
-        return "0"
-    return format(value.quantize(CENT).normalize(), "f")
-
-
-def wire_datetime(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def wire_date(value: date) -> str:
-    return value.strftime("%Y-%m-%d 00:00:00")
-
-
-def _token(*parts) -> str:
-    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
-    return digest[:16].hex()
 
 
 def vat_number(rng: random.Random) -> str:
@@ -65,10 +45,6 @@ def _postcode(rng, area):
     return f"{area}{rng.randint(1, 28)} {rng.randint(1, 9)}{letters}"
 
 
-def _phone(rng, prefix):
-    return prefix + str(rng.randint(0, 999)).zfill(3)
-
-
 class Books:
     """One key's books: generated once, then changed only by touch() and delete().
 
@@ -80,14 +56,17 @@ class Books:
         today = today or datetime.now(UTC).date()
         self.anchor = date.fromisoformat(spec.anchor) if spec.anchor else today.replace(day=1)
         self.pristine = True
-        self._touches = 0
+        self.changes = 0  # touches and deletions so far
         self.currencies = self._currencies()
         self.bank_accounts = self._bank_accounts()
         self.account_codes = self._account_codes()
         self.projects = self._projects()
         self.payment_methods = self._payment_methods()
         self.entities = self._entities()
-        self.invoices = self._invoices()
+        self.invoices = ledgers.generate(self)
+        self.split_ledgers()
+
+    def split_ledgers(self):
         self._sales = [inv for inv in self.invoices if inv["_ledger"] == "sales"]
         self._purchases = [inv for inv in self.invoices if inv["_ledger"] == "purchases"]
 
@@ -256,14 +235,14 @@ class Books:
                 "country": "GB",
                 "building": rng.choice(ukdata.BUILDINGS).format(n=rng.randint(1, 40)) if rng.random() < 0.5 else "",
                 "address2": rng.choice(("", "", "Business Park", "Enterprise Centre", "Trading Estate")),
-                "phone2": _phone(rng, "07700 900") if rng.random() < 0.4 else "",
-                "fax": _phone(rng, phone_prefix) if rng.random() < 0.08 else "",
+                "phone2": phone(rng, "07700 900") if rng.random() < 0.4 else "",
+                "fax": phone(rng, phone_prefix) if rng.random() < 0.08 else "",
                 "website": f"https://www.{slug}.co.uk" if rng.random() < 0.6 else "",
                 "date_modified": wire_datetime(modified),
                 "external_id": rng.choice(("", "", "", "0", f"CRM-{1000 + i}")),
                 "vat_number": vat_number(rng) if rng.random() < 0.6 else "",
                 "company_number": company_number,
-                "statement_url": f"https://secure.clearbooks.co.uk/s/{CLEARBOOKS_ACCOUNT}:{_token(spec.seed, 'e', i)}",
+                "statement_url": f"{STATEMENTS}{ledgers.token(spec.seed, 'e', i)}",
                 # Stored HTML-escaped: names with "&" come double-escaped on the wire (API.md §5.3).
                 "company_name": html.escape(name, quote=False),
                 "contact_name": f"{first} {last}" if rng.random() < 0.85 else "",
@@ -272,7 +251,7 @@ class Books:
                 "county": county,
                 "postcode": _postcode(rng, area),
                 "email": f"accounts@{slug}.co.uk" if rng.random() < 0.6 else f"{first.lower()}@{slug}.co.uk",
-                "phone1": _phone(rng, phone_prefix),
+                "phone1": phone(rng, phone_prefix),
                 "bankAccount": {
                     "bankName": rng.choice(ukdata.BANKS) if has_bank else "",
                     "name": html.escape(name, quote=False) if has_bank else "",
@@ -299,136 +278,6 @@ class Books:
                 entity["supplier"] = {}
             out.append(entity)
         return out
-
-    # Invoices and bills
-
-    def _documents(self, ledger, count, voided):
-        rng = self._rng(ledger)
-        role = "customer" if ledger == "sales" else "supplier"
-        entity_ids = [e["id"] for e in self.entities if role in e["_roles"]]
-        project_ids = [p["id"] for p in self.projects if p["status"] != "deleted"]
-        voided_at = set(rng.sample(range(count), voided))
-        eur = len(self.currencies) >= 2 and ledger == "sales"
-        docs = []
-        for n in range(count):
-            created = self.anchor - timedelta(days=rng.randint(1, 365))
-            terms = rng.choice((30, 30, 30, 14, 60, 7))
-            lines = self._lines(rng, ledger, created, project_ids)
-            net = sum((line["_net"] for line in lines), Decimal(0))
-            vat = sum((line["_vat"] for line in lines), Decimal(0))
-            gross = net + vat
-            status, paid = self._status(rng, n in voided_at, created + timedelta(days=terms), gross)
-            foreign = eur and rng.random() < 0.04
-            docs.append(
-                {
-                    "_ledger": ledger,
-                    "_created": created,
-                    "_terms": terms,
-                    "_lines": lines,
-                    "_net": net,
-                    "_vat": vat,
-                    "_gross": gross,
-                    "_paid": paid,
-                    "status": status,
-                    "entityId": rng.choice(entity_ids) if entity_ids else "0",
-                    "reference": self._reference(rng, ledger),
-                    "project": rng.choice(project_ids) if project_ids and rng.random() < 0.15 else "0",
-                    "description": lines[0]["description"] if len(lines) == 1 else f"{len(lines)} items",
-                    "_foreign": foreign,
-                    "_fxrate": rng.choice(ukdata.EUR_RATES) if foreign else "0",
-                }
-            )
-        return docs
-
-    def _reference(self, rng, ledger):
-        if ledger == "sales":
-            return rng.choice(("", "", f"PO{rng.randint(10000, 99999)}", f"Order {rng.randint(100, 9999)}"))
-        return rng.choice((f"{rng.randint(100000, 999999)}", f"INV-{rng.randint(1000, 99999)}", ""))
-
-    def _lines(self, rng, ledger, created, project_ids):
-        month = ukdata.MONTHS[created.month - 1]
-        lines = []
-        for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
-            if ledger == "sales":
-                desc, code, low, high, quantities = rng.choice(ukdata.SALES_LINES)
-                rate = "0.2"
-            else:
-                desc, code, low, high, quantities, rate = rng.choice(ukdata.PURCHASE_LINES)
-            unit = (Decimal(rng.randint(low * 100, high * 100)) / 100).quantize(CENT)
-            quantity = Decimal(rng.choice(quantities))
-            net = (unit * quantity).quantize(CENT, ROUND_HALF_UP)
-            vat_rate = Decimal(rate) if rate[0].isdigit() and ":" not in rate else Decimal(0)
-            vat = (net * vat_rate).quantize(CENT, ROUND_HALF_UP)
-            lines.append(
-                {
-                    "unitPrice": money(unit),
-                    "vat": money(vat),
-                    "quantity": format(quantity.normalize(), "f"),
-                    "type": str(code),
-                    "vatRate": rate,
-                    "project": rng.choice(project_ids) if project_ids and rng.random() < 0.1 else "0",
-                    "description": html.escape(desc.format(month=month), quote=False),
-                    "_net": net,
-                    "_vat": vat,
-                }
-            )
-        return lines
-
-    def _status(self, rng, voided, due, gross):
-        if voided:
-            return "voided", Decimal(0)
-        age = (self.anchor - due).days
-        if age < -20 and rng.random() < 0.25:
-            return "draft", Decimal(0)
-        if age > 10 and rng.random() < 0.85 or rng.random() < 0.1:
-            return "paid", gross
-        if rng.random() < 0.2:
-            return "approved", (gross * Decimal(rng.choice(("0.25", "0.5", "0.1")))).quantize(CENT)
-        return "approved", Decimal(0)
-
-    def _invoices(self):
-        spec = self.spec
-        docs = self._documents("sales", spec.invoices, spec.voided_count)
-        docs += self._documents("purchases", spec.bills, spec.voided_bills_count)
-        docs.sort(key=lambda d: (d["_created"], d["_ledger"]))
-        numbers = {"sales": 0, "purchases": 0}
-        for invoice_id, doc in enumerate(docs, start=1):
-            ledger = doc["_ledger"]
-            numbers[ledger] += 1
-            created, gross, paid = doc["_created"], doc["_gross"], doc["_paid"]
-            balance = Decimal(0) if doc["status"] == "voided" else gross - paid
-            kind = "sales" if ledger == "sales" else "purchases"
-            auth = _token(self.spec.seed, "i", invoice_id)
-            doc.update(
-                {
-                    "invoice_id": str(invoice_id),
-                    "invoice_prefix": "INV" if ledger == "sales" else "PUR",
-                    "invoiceNumber": str(numbers[ledger]),
-                    "dateCreated": wire_date(created),
-                    "dateDue": wire_date(created + timedelta(days=doc["_terms"])),
-                    "dateAccrual": wire_date(created),
-                    "creditTerms": str(doc["_terms"]),
-                    "bankPaymentId": "0",
-                    "external_id": "",
-                    "statementPage": f"https://secure.clearbooks.co.uk/accounting/{kind}/invoice_html/"
-                    f"?source=statement&type=invoice&c={CLEARBOOKS_ACCOUNT}&auth={auth}",
-                    "pdfUrl": f"https://secure.clearbooks.co.uk/accounting/{kind}/invoice_pdf/?c={CLEARBOOKS_ACCOUNT}"
-                    f"&auth={auth}",
-                    "themeId": "0",
-                    "type": "S" if ledger == "sales" else "P",
-                    "vatTreatment": "",
-                    "multicurrency": "2" if doc["_foreign"] else "1",
-                    "fxrate": doc["_fxrate"],
-                    "gross": money(gross),
-                    "net": money(doc["_net"]),
-                    "vat": money(doc["_vat"]),
-                    "paid": money(paid),
-                    "balance": money(balance),
-                    "foreignCurrencyBalance": money(balance) if doc["_foreign"] else "0",
-                    "items": doc["_lines"],
-                }
-            )
-        return docs
 
     # Queries
 
@@ -458,75 +307,12 @@ class Books:
             out[inv["status"]] = out.get(inv["status"], 0) + 1
         return out
 
-    # Changes between syncs
-
-    def _now_after_everything(self) -> datetime:
-        """The real time, or later than every date in the books (for an anchor in the future)."""
-        latest = max((e["_modified"] for e in self.entities), default=datetime.min)
-        return max(datetime.now(UTC).replace(tzinfo=None, microsecond=0), latest + timedelta(seconds=1))
-
-    def _pick(self, data_type, count):
-        """The records to change: for entities, those with one role first, so the other list is unaffected."""
-        records = self.records(data_type)
-        if count > len(records):
-            raise ValueError(f"the books have only {len(records)} {data_type}")
-        if data_type in ("customers", "suppliers"):
-            records = sorted(records, key=lambda e: len(e["_roles"]))
-        rng = random.Random(f"{self.spec.seed}:pick:{data_type}:{self._touches}")
-        single = [r for r in records if len(r.get("_roles", ())) < 2]
-        pool = single if len(single) >= count else records
-        return rng.sample(pool, count)
+    # Changes between syncs (changes.py)
 
     def touch(self, data_type: str, count: int) -> list[str]:
         """Change `count` records of a data type (a newer date_modified and a changed field); their ids."""
-        picked = self._pick(data_type, count)
-        self._touches += 1
-        self.pristine = False
-        now = self._now_after_everything()
-        rng = random.Random(f"{self.spec.seed}:touch:{self._touches}")
-        ids = []
-        for rec in picked:
-            if data_type in ("customers", "suppliers"):
-                rec["_modified"] = now
-                rec["date_modified"] = wire_datetime(now)
-                rec["phone1"] = _phone(rng, "07700 900")
-                rec["contact_name"] = f"{rng.choice(ukdata.FIRST_NAMES)} {rng.choice(ukdata.SURNAMES)}"
-                ids.append(rec["id"])
-            elif data_type in ("invoices", "bills"):
-                rec["reference"] = f"{rec['reference']} /r{self._touches}".strip()
-                ids.append(rec["invoice_id"])
-            elif data_type == "chartOfAccounts":
-                rec["customAccountCode"] = str(rng.randint(1000, 9999))
-                ids.append(rec["id"])
-            elif data_type == "bankAccounts":
-                balance = Decimal(rec["balance"]) + Decimal(rng.randint(100, 99999)) / 100
-                rec["balance"] = rec["total_mc"] = money(balance)
-                ids.append(rec["id"])
-            elif data_type == "trackingCategories":
-                rec["description"] = f"{rec['description']} (updated {self._touches})"
-                ids.append(rec["id"])
-            elif data_type == "paymentMethods":
-                rec["isClosed"] = "false" if rec["isClosed"] == "true" else "true"
-                ids.append(rec["id"])
-            else:
-                raise ValueError(f"cannot touch {data_type}")
-            rec.pop("_xml", None)  # the cached rendering (render.py) is stale now
-        return ids
+        return changes.touch(self, data_type, count)
 
     def delete(self, data_type: str, count: int) -> list[str]:
         """Remove `count` records of a data type from the books; their ids."""
-        picked = self._pick(data_type, count)
-        self._touches += 1
-        self.pristine = False
-        gone = {id(r) for r in picked}
-        if data_type in ("customers", "suppliers"):
-            self.entities = [e for e in self.entities if id(e) not in gone]
-        elif data_type in ("invoices", "bills"):
-            self.invoices = [i for i in self.invoices if id(i) not in gone]
-            self._sales = [i for i in self._sales if id(i) not in gone]
-            self._purchases = [i for i in self._purchases if id(i) not in gone]
-        else:
-            records = self.records(data_type)
-            records[:] = [r for r in records if id(r) not in gone]
-        key = "invoice_id" if data_type in ("invoices", "bills") else "id"
-        return [r[key] for r in picked]
+        return changes.delete(self, data_type, count)

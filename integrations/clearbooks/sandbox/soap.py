@@ -14,7 +14,7 @@ from decimal import Decimal
 from lxml import etree
 
 from . import render
-from .books import money
+from .formats import money
 from .wsdl import LEGACY_TNS, OPERATIONS, SOAP_ENV, TNS
 
 DEFAULT_PAGE_SIZES = {"listInvoices": 100, "listEntities": 1000, "listProjects": 1000}
