@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -520,10 +521,34 @@ def _stuck(now, limit):
     )
 
 
-def needs_attention(now=None, limit=ATTENTION_LIMIT) -> list[AttentionGroup]:
-    """The dashboard's list, by kind; each group holds its total and its first `limit` entries."""
+STALE_CACHE_SECONDS = 60
+STALE_CACHE_KEY = "health:stale:{limit}"
+
+
+def _stale_cached(now, limit):
+    """The stale group, computed at most once a minute per process.
+
+    Staleness is measured in hours (twice a data type's interval), so a minute's lag is
+    invisible; the query walks every data status older than its cutoff, including those
+    of Deauthorized and Unlinked connections, which nothing refreshes, so its cost grows
+    with their number.
+    """
+    key = STALE_CACHE_KEY.format(limit=limit)
+    group = cache.get(key)
+    if group is None:
+        group = _stale(now, limit)
+        cache.set(key, group, STALE_CACHE_SECONDS)
+    return group
+
+
+def needs_attention(now=None, limit=ATTENTION_LIMIT, *, fresh=False) -> list[AttentionGroup]:
+    """The dashboard's list, by kind; each group holds its total and its first `limit` entries.
+
+    `fresh` recomputes the stale group instead of taking the minute-old one.
+    """
     now = now or timezone.now()
-    groups = [_deauthorized(now, limit), _failing(now, limit), _stale(now, limit), _stuck(now, limit)]
+    stale = _stale(now, limit) if fresh else _stale_cached(now, limit)
+    groups = [_deauthorized(now, limit), _failing(now, limit), stale, _stuck(now, limit)]
     return [g for g in groups if g.total]
 
 
