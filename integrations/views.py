@@ -78,6 +78,7 @@ def integration_manage(request, key):
         "settings_form": settings_form,
         "sync_formset": formset,
         "sync_rows": [(form, provider.data_type(form.instance.data_type)) for form in formset.forms],
+        "overrides": _overrides(settings_form),
         "integration_settings": integration.effective_settings(),
         "history": integration.audit_events.select_related("actor")[:HISTORY_ON_MANAGE_PAGE],
         "can_change": request.user.has_perm(CHANGE_PERM),
@@ -98,6 +99,12 @@ def activity(request):
 def _settings_form(integration, data):
     form_class = integration.provider.settings_form or NoSettingsForm
     return form_class(data, initial=integration.effective_settings(), prefix="settings")
+
+
+def _overrides(settings_form):
+    """[(label, value)] of settings the deployment's environment sets, whatever is saved."""
+    overrides = getattr(settings_form, "overrides", {})
+    return [(settings_form.fields[name].label, value) for name, value in overrides.items()]
 
 
 def _safe_next(request, default):
