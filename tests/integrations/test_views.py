@@ -349,7 +349,8 @@ def test_it_says_when_the_environment_overrides_the_wsdl_url(admin_client, clear
     settings.CLEARBOOKS_WSDL_URL = "http://127.0.0.1:8001/api/accounting/wsdl/"
     html = admin_client.get(MANAGE_URL).content.decode()
     assert "Overridden: the CLEARBOOKS_WSDL_URL environment variable sets it to" in html
-    assert "WSDL URL is set by this server's environment to <code>http://127.0.0.1:8001/api/accounting/wsdl/</code>" in html
+    url = "http://127.0.0.1:8001/api/accounting/wsdl/"
+    assert f"WSDL URL is set by this server's environment to <code>{url}</code>" in html
 
 
 def test_it_shows_no_override_without_the_environment_variable(admin_client, clearbooks, settings):
