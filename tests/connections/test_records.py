@@ -153,7 +153,9 @@ def test_it_shows_a_record_with_every_attribute_nested_and_its_last_pull(support
     html = response.content.decode()
     for text in ("invoice_id", "items", "description", "Widgets", "unitPrice", "tracking", "project", "North"):
         assert f">{text}<" in html, text
-    assert html.index(">items<") < html.index(">Widgets<") < html.index(">North<")
+    # Nested inside "items" (PostgreSQL's jsonb orders keys its own way, so only nesting is checked).
+    items = html[html.index(">items<") :]
+    assert '<ol class="attributes"' in items.split(">Widgets<")[0] and ">North<" in items
     assert reverse("connections:pull-detail", args=[pull.pk]) in html
     assert "£120.00" in html
 
