@@ -77,3 +77,10 @@ def journey_deadline(request):
     yield
     signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, previous)
+
+
+def click_and_wait(page, target):
+    """Click a link or a form's button and wait for the page it leads to (not the one still showing)."""
+    with page.expect_navigation():
+        target.click()
+    return page

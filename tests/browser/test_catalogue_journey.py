@@ -5,7 +5,7 @@ import pytest
 from integrations.models import AuditEvent, Integration
 from tests import factory
 
-from .conftest import flash, link_directly, log_in
+from .conftest import click_and_wait, flash, link_directly, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,15 +30,13 @@ def test_it_switches_clear_books_off_and_on_and_changes_a_setting(page, url, san
     assert "1 linked connection" in questions[-1]
     assert Integration.objects.get(key="jhch").enabled  # dismissed: nothing changed
     page.once("dialog", lambda dialog: answer(dialog, accept=True))
-    switch.click()
-    page.wait_for_load_state()
+    click_and_wait(page, switch)
     assert "switched off" in flash(page).lower()
     off = page.get_by_role("switch", name="Clear Books: switched off")
     assert off.get_attribute("aria-checked") == "false"
     assert not Integration.objects.get(key="jhch").enabled
 
-    off.click()  # switching on asks nothing
-    page.wait_for_load_state()
+    click_and_wait(page, off)  # switching on asks nothing
     assert page.get_by_role("switch", name="Clear Books: switched on").get_attribute("aria-checked") == "true"
     assert Integration.objects.get(key="jhch").enabled
 
@@ -47,16 +45,14 @@ def test_it_switches_clear_books_off_and_on_and_changes_a_setting(page, url, san
     page.wait_for_url(url("/integrations/jhch/"))
     timeout = page.get_by_label("Request timeout (seconds)")
     timeout.fill("0")
-    page.get_by_role("button", name="Save settings").click()
-    page.wait_for_load_state()
+    click_and_wait(page, page.get_by_role("button", name="Save settings"))
     assert "Nothing was saved" in flash(page)
     field = page.locator(".field--error", has=page.get_by_label("Request timeout (seconds)"))
     assert "at least 1 second" in field.locator(".field-error").inner_text()
     assert Integration.objects.get(key="jhch").settings.get("timeout") in (None, 60)
 
     page.get_by_label("Request timeout (seconds)").fill("45")
-    page.get_by_role("button", name="Save settings").click()
-    page.wait_for_load_state()
+    click_and_wait(page, page.get_by_role("button", name="Save settings"))
     assert "Settings saved" in flash(page)
     assert page.get_by_label("Request timeout (seconds)").input_value() == "45"
 

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Count, Sum
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from connections.models import Company, Connection, PullOperation, Record
 from portal.templatetags.portal_tags import money
 
-from .conftest import flash, log_in
+from .conftest import click_and_wait, flash, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,8 +69,7 @@ def test_it_links_a_new_company_and_shows_its_first_sync(new_page, url, sandbox,
     assert user.get_by_role("heading", level=1).inner_text() == "Link your Clear Books books"
     assert "Wren & Finch Ltd" in user.locator("main").inner_text()
     user.get_by_role("textbox", name="Clear Books API key").fill("sbx-this-is-not-my-key")
-    user.get_by_role("button", name="Link my books").click()
-    user.wait_for_load_state()
+    click_and_wait(user, user.get_by_role("button", name="Link my books"))
     field = user.locator(".field--error", has=user.locator("#id_api_key"))
     assert "did not accept this API key" in field.inner_text()
     assert user.get_by_role("textbox", name="Clear Books API key").input_value() == ""  # never sent back
@@ -90,7 +90,10 @@ def test_it_links_a_new_company_and_shows_its_first_sync(new_page, url, sandbox,
     admin.wait_for_url(url(f"/pulls/{pull.pk}/"))
     admin.evaluate(WATCH_PROGRESS)
     worker = start_worker()
-    admin.wait_for_selector('#pull-progress[data-status="Complete"]', timeout=60_000)
+    try:
+        admin.wait_for_selector('#pull-progress[data-status="Complete"]', timeout=60_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"The pull did not complete: {pull_states(connection)}\n--- worker ---\n{worker.log_tail()}")
     seen = admin.evaluate("() => window.progressSeen")
     assert seen[0]["status"] == "Queued", seen
     assert seen[-1] == {"status": "Complete", "fetched": 96, "width": "100%"}, seen
@@ -116,3 +119,8 @@ def test_it_links_a_new_company_and_shows_its_first_sync(new_page, url, sandbox,
     assert admin.locator("#total-balance").inner_text() == money(balance)
     assert admin.locator("table.records tbody tr").count() == min(len(invoices), 50)
     assert Company.objects.count() == 1
+
+
+def pull_states(connection):
+    pulls = PullOperation.objects.filter(connection=connection)
+    return list(pulls.values_list("data_type", "status", "records_fetched"))
