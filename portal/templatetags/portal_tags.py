@@ -54,7 +54,8 @@ def when(value, empty="never"):
     if hint.startswith("0 minutes"):
         hint = "just now"
     return format_html(
-        '<time datetime="{}" title="{}">{} <span class="muted">({})</span></time>',
+        # The date and the hint each stay on one line; a narrow column breaks between them.
+        '<time datetime="{}" title="{}"><span class="when-date">{}</span> <span class="muted">({})</span></time>',
         value.isoformat(),
         local.strftime("%d %b %Y %H:%M %Z"),
         local.strftime("%d %b %Y %H:%M"),

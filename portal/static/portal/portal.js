@@ -37,10 +37,10 @@
       if (node.dataset.localised) return;
       var when = new Date(node.getAttribute("datetime"));
       if (isNaN(when)) return;
-      var hint = node.querySelector(".muted");
-      node.firstChild.textContent = formatter.format(when) + " ";
+      var date = node.querySelector(".when-date");
+      if (!date) return;
+      date.textContent = formatter.format(when);
       node.dataset.localised = "1";
-      if (hint) node.appendChild(hint);
     });
   }
   document.addEventListener("DOMContentLoaded", function () { localise(document); });
