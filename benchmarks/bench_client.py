@@ -1,0 +1,134 @@
+"""Clear Books client: fetch and map N pages of 100 invoices from an in-process sandbox,
+against the floor: the very same HTTP requests with plain requests and only an lxml
+parse of each body. Goal: the client within 1.5x the floor.
+
+    python benchmarks/run.py client            # or: make bench
+    python benchmarks/bench_client.py --pages 50 --repeat 5
+
+Both sides share one sandbox, one machine and the same request bytes (captured from
+zeep once), alternate run by run, and the median of the runs is compared. The WSDL is
+loaded before timing: the client parses it once per process, not per read.
+Memory: the peak of Python allocations during one client read (tracemalloc, a separate
+untimed run), and the process's peak RSS (resource.getrusage ru_maxrss).
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+if __name__ == "__main__":  # run directly rather than through benchmarks/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+    import django
+
+    django.setup()
+
+import requests
+from lxml import etree
+
+from integrations.clearbooks import client
+from integrations.clearbooks.sandbox import SandboxServer, make_key
+
+PAGE = 100
+
+
+def client_read(wsdl_url, key, policy):
+    records = 0
+    for page in client.read_pages(wsdl_url, key, "invoices", policy=policy):
+        records += len(page)
+    return records
+
+
+def request_bytes(wsdl_url, key, pages):
+    """The exact (SOAPAction, body) pairs the client sends for one read, built by zeep."""
+    service = client.get_service(wsdl_url, 60)
+    header = service._header(client.ApiKey(key))
+    zeep_client = service.client
+
+    def build(operation, **params):
+        envelope = zeep_client.create_message(zeep_client.service, operation, _soapheaders=[header], **params)
+        action = f'"{service.client.service._binding.get(operation).soapaction}"'
+        return action, etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+    address = zeep_client.service._binding_options["address"]
+    calls = [build("listCurrencies")]
+    for offset in range(0, (pages + 1) * PAGE, PAGE):  # the pages, then the empty one that ends the read
+        calls.append(build("listInvoices", query={"ledger": "sales", "status": "all", "offset": offset}))
+    return address, calls
+
+
+def floor_read(session, address, calls):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    elements = 0
+    for action, body in calls:
+        response = session.post(
+            address, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}, timeout=60
+        )
+        root = etree.fromstring(response.content, parser)
+        elements += len(root)
+    return elements
+
+
+def timed(fn, *args):
+    started = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - started, result
+
+
+def main(args):
+    parser = argparse.ArgumentParser(prog="bench_client", description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=20, help="pages of 100 invoices (default 20)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each side (default 5)")
+    options = parser.parse_args(args)
+
+    server = SandboxServer(port=0).start()
+    try:
+        key = make_key(seed="bench", invoices=options.pages * PAGE, customers=5, suppliers=5)
+        policy = client.RetryPolicy(attempts=1)
+        client.clear_cache()
+
+        wsdl_started = time.perf_counter()
+        client.get_service(server.wsdl_url, 60)
+        wsdl_seconds = time.perf_counter() - wsdl_started
+
+        assert client_read(server.wsdl_url, key, policy) == options.pages * PAGE  # warm-up: books generated
+        address, calls = request_bytes(server.wsdl_url, key, options.pages)
+        session = requests.Session()
+        floor_read(session, address, calls)
+
+        client_times, floor_times = [], []
+        for _ in range(options.repeat):
+            seconds, records = timed(client_read, server.wsdl_url, key, policy)
+            assert records == options.pages * PAGE
+            client_times.append(seconds)
+            seconds, _ = timed(floor_read, session, address, calls)
+            floor_times.append(seconds)
+
+        tracemalloc.start()
+        client_read(server.wsdl_url, key, policy)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.stop()
+
+    client_s, floor_s = statistics.median(client_times), statistics.median(floor_times)
+    ratio = client_s / floor_s
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"{options.pages} pages of {PAGE} invoices ({len(calls)} requests per read), median of {options.repeat} runs")
+    print(f"{'client (zeep request + stream + parse + map)':<46} {client_s * 1000:9.1f} ms")
+    print(f"{'floor (same requests + lxml parse only)':<46} {floor_s * 1000:9.1f} ms")
+    print(f"{'ratio client / floor':<46} {ratio:9.2f}x   (goal <= 1.50x: {'met' if ratio <= 1.5 else 'MISSED'})")
+    print(f"{'per page, client':<46} {client_s * 1000 / (options.pages + 2):9.2f} ms")
+    print(f"{'WSDL load + parse (once per process)':<46} {wsdl_seconds * 1000:9.1f} ms")
+    print(f"{'peak Python memory in one read (tracemalloc)':<46} {traced_peak / 1024 / 1024:9.1f} MB")
+    print(f"{'peak process RSS (getrusage ru_maxrss)':<46} {rss_mb:9.1f} MB")
+    return ratio
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
