@@ -20,7 +20,8 @@ def record_list(request, pk, data_type):
     dt = connection.integration.provider.data_type(data_type)
     if dt is None:
         raise Http404(f"{connection.integration.name} has no data type {data_type!r}.")
-    form = RecordFilterForm(request.GET or None)
+    default_sort = "-date" if dt.has_amounts else "number"
+    form = RecordFilterForm(request.GET or None, initial={"sort": default_sort})  # the select shows the real order
     records = Record.objects.filter(connection=connection, data_type=data_type)
     if not form.value("deleted"):
         records = records.filter(is_deleted=False)
@@ -28,7 +29,7 @@ def record_list(request, pk, data_type):
     if query:
         records = records.filter(Q(number__icontains=query) | Q(name__icontains=query) | Q(remote_id__icontains=query))
     totals = records.aggregate(count=Count("pk"), total=Sum("total"), balance=Sum("balance"))
-    sort = form.value("sort") or ("-date" if dt.has_amounts else "number")
+    sort = form.value("sort") or default_sort
     ordered = records.order_by(RECORD_SORTS[sort][0], "pk").defer("attributes")
     ctx = {
         "connection": connection,

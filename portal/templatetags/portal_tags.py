@@ -29,6 +29,16 @@ BADGE_TONES = {
     # integration switch
     "On": "good",
     "Off": "muted",
+    # record statuses (Codat's words, from the provider's mapping)
+    "Paid": "good",
+    "PartiallyPaid": "info",
+    "Submitted": "info",
+    "Open": "info",
+    "Draft": "muted",
+    "Void": "muted",
+    "Active": "good",
+    "Archived": "muted",
+    "Unknown": "muted",
 }
 
 
