@@ -35,6 +35,7 @@ from .models import (
     DataStatus,
     PullOperation,
 )
+from .prefetch import Prefetch
 from .record_store import mark_missing_deleted, upsert_page
 
 logger = logging.getLogger(__name__)
@@ -89,22 +90,21 @@ def claim(pull) -> bool:
     """Move a Queued pull to Fetching, deciding its mode; False when another got it first."""
     mode, since = decide_mode(pull)
     now = timezone.now()
-    claimed = PullOperation.objects.filter(pk=pull.pk, status=P.QUEUED).update(
-        status=P.FETCHING,
-        started_at=now,
-        heartbeat_at=now,
-        mode=mode,
-        modified_since=since,
-        expected_records=expected_records(pull, mode),
-    )
-    if not claimed:
+    changes = {
+        "status": P.FETCHING,
+        "started_at": now,
+        "heartbeat_at": now,
+        "mode": mode,
+        "modified_since": since,
+        "expected_records": expected_records(pull, mode),
+    }
+    if not PullOperation.objects.filter(pk=pull.pk, status=P.QUEUED).update(**changes):
         return False
-    pull.refresh_from_db()
-    DataStatus.objects.update_or_create(
-        connection_id=pull.connection_id,
-        data_type=pull.data_type,
-        defaults={"current_status": P.FETCHING, "latest_pull": pull},
-    )
+    for name, value in changes.items():
+        setattr(pull, name, value)
+    status = {"current_status": P.FETCHING, "latest_pull_id": pull.pk}
+    if not DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type).update(**status):
+        DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type, defaults=status)
     how = "full" if mode == PullOperation.Mode.FULL else f"changes since {since:%Y-%m-%d %H:%M}"
     record_event(
         pull.connection,
@@ -175,14 +175,12 @@ class _PullRun:
         try:
             provider, provider_settings = self._prepare()
             since = pull.modified_since if pull.mode == PullOperation.Mode.INCREMENTAL else None
-            pages = provider.read(provider_settings, self.credentials, pull.data_type, modified_since=since)
+            pages = Prefetch(provider.read(provider_settings, self.credentials, pull.data_type, modified_since=since))
             try:
                 for page in pages:
                     self._save_page(page)
             finally:
-                close = getattr(pages, "close", None)
-                if close is not None:
-                    close()  # release the provider's HTTP session when we stop early
+                pages.close()
             self._complete()
         except _Stopped:
             logger.info("pull %s stopped: it left Fetching under the worker", pull.pk)
@@ -254,16 +252,18 @@ class _PullRun:
         with transaction.atomic():
             deleted = mark_missing_deleted(pull, self.seen) if pull.mode == PullOperation.Mode.FULL else 0
             finished = timezone.now()
-            if not PullOperation.objects.filter(pk=pull.pk, status=P.PROCESSING).update(
-                status=P.COMPLETE,
-                finished_at=finished,
-                heartbeat_at=finished,
-                records_deleted=deleted,
-                error_message="",
-                error_detail="",
-            ):
+            changes = {
+                "status": P.COMPLETE,
+                "finished_at": finished,
+                "heartbeat_at": finished,
+                "records_deleted": deleted,
+                "error_message": "",
+                "error_detail": "",
+            }
+            if not PullOperation.objects.filter(pk=pull.pk, status=P.PROCESSING).update(**changes):
                 raise _Stopped
-            pull.refresh_from_db()
+            for name, value in changes.items():
+                setattr(pull, name, value)
             _data_status_ended(pull, P.COMPLETE)
             Company.objects.filter(pk=pull.connection.company_id).update(last_synced_at=finished)
             record_event(
@@ -351,7 +351,7 @@ def deauthorize(pull, reason):
 
 
 def _data_status_ended(pull, status):
-    row, _ = DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type)
+    rows = DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
     changes = {"current_status": status, "latest_pull_id": pull.pk}
     if status == P.COMPLETE:
         changes.update(
@@ -362,7 +362,9 @@ def _data_status_ended(pull, status):
         )
     elif status in FAILED_PULL_STATUSES:
         changes["failures_in_row"] = F("failures_in_row") + 1
-    DataStatus.objects.filter(pk=row.pk).update(**changes)
+    if not rows.update(**changes):
+        DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type)
+        rows.update(**changes)
 
 
 class Heartbeat:
