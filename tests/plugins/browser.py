@@ -25,6 +25,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        default=False,
+        help="tests/browser/test_screenshots.py writes the pages' PNGs into docs/screenshots/ (`make screenshots`).",
+    )
+
+
 class BrowserProblems:
     """What went wrong in the browser during one test."""
 
