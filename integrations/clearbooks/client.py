@@ -516,18 +516,19 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
         raise errors.not_supported(data_type)
     since = _since(modified_since) if (modified_since and read.incremental) else None
     currencies = _currencies(wsdl_url, api_key, timeout, policy) if read.currencies else None
+    record_name = mapping.RECORD_ELEMENT[data_type]
     seen: set[str] = set()
     offset = 0
     for page_number in range(MAX_PAGES):
         if page_number and policy.page_gap:
             policy.sleep(policy.page_gap)
         root = call(wsdl_url, api_key, read.operation, _params(read, offset, since), timeout, policy)
-        try:
-            records = mapping.map_records(data_type, root, currencies)
-        except mapping.MappingError as exc:
-            raise errors.unreadable(read.operation, str(exc)) from None
-        if not records:
+        elements = mapping.find_records(root, record_name)
+        if not elements:
             return
+        records, problem = _map(data_type, elements, currencies)
+        if problem:
+            raise errors.unreadable(read.operation, problem)
         fresh = [r for r in records if r.id not in seen]
         if read.paging and not fresh:
             raise ClearBooksError(
@@ -536,16 +537,24 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
                 f"{read.operation} at offset {offset} returned only ids already read (is the offset ignored?)",
             )
         seen.update(r.id for r in fresh)
-        if fresh:
-            yield _unique(fresh)
+        yield _unique(fresh)
         if not read.paging:
             return
-        offset += len(records)
+        offset += len(elements)
     raise ClearBooksError(
         ErrorKind.PERMANENT,
         f"Clear Books sent more pages of {data_type} than we allow; we stopped.",
         f"{read.operation}: more than {MAX_PAGES} pages",
     )
+
+
+def _map(data_type, elements, currencies) -> tuple[list[NormalizedRecord], str]:
+    # The error is returned, not raised, so the ClearBooksError made from it is raised
+    # outside any except block and carries no chained exception.
+    try:
+        return mapping.map_elements(data_type, elements, currencies), ""
+    except mapping.MappingError as exc:
+        return [], str(exc)
 
 
 def _unique(records: list[NormalizedRecord]) -> list[NormalizedRecord]:

@@ -406,8 +406,13 @@ def map_record(data_type: str, element, currencies: Mapping[str, str] | None = N
 
 def map_records(data_type: str, root, currencies: Mapping[str, str] | None = None) -> list[NormalizedRecord]:
     """Every record of `data_type` in a parsed response, in document order."""
+    return map_elements(data_type, find_records(root, RECORD_ELEMENT[data_type]), currencies)
+
+
+def map_elements(data_type: str, elements, currencies: Mapping[str, str] | None = None) -> list[NormalizedRecord]:
+    """Record elements of `data_type` (see find_records) -> NormalizedRecords."""
     mapper = MAPPERS[data_type]
-    return [mapper(fields(el), currencies) for el in find_records(root, RECORD_ELEMENT[data_type])]
+    return [mapper(fields(el), currencies) for el in elements]
 
 
 def parse_currencies(root) -> dict[str, str]:
