@@ -18,12 +18,18 @@ from .test_screenshots import main_pages, seed_demo
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ADMIN = ("admin", demo.DEMO_USERS[0][2])
+TAB_STOPS = 30  # per page: the header, the page's actions and its first fields
 
 UNLABELLED_FIELDS = """() => Array.from(document.querySelectorAll('input, select, textarea'))
   .filter(el => !['hidden', 'submit', 'button'].includes(el.type))
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
                 && !el.getAttribute('aria-labelledby') && !el.title)
   .map(el => el.outerHTML.slice(0, 120))"""
+
+# aria-describedby / aria-labelledby that point at nothing (e.g. a help text the template left out).
+BROKEN_REFERENCES = """() => Array.from(document.querySelectorAll('[aria-describedby], [aria-labelledby]'))
+  .flatMap(el => ['aria-describedby', 'aria-labelledby'].flatMap(name => (el.getAttribute(name) || '')
+    .split(/\\s+/).filter(id => id && !document.getElementById(id)).map(id => `${el.tagName} ${name}=${id}`)))"""
 
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
@@ -42,42 +48,60 @@ WIDEST = """() => Array.from(document.querySelectorAll('body *'))
   .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
   .slice(-3).map(el => el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 40))"""
 
+FIRST_FOCUSABLE = """() => document.querySelector('a[href], button, input:not([type=hidden]), select, textarea')
+  .textContent.trim()"""
+
 BADGES_WITHOUT_TEXT = """() => Array.from(document.querySelectorAll('.badge'))
   .filter(b => !b.textContent.trim() || !/badge--(good|bad|warn|info|muted)/.test(b.className))
   .map(b => b.outerHTML)"""
 
 
-def seeded_pages():
+def pages_to_check():
+    """(name, path, logged in) for the main pages and the forms, on the seeded demo."""
     linked, pending = seed_demo()
     pull = PullOperation.objects.filter(connection=linked, data_type="invoices").get()
-    return main_pages(linked, pending, pull)
+    record = factory.make_record(linked, "invoices", attributes={"lines": [{"vat": "2.00"}]})
+    pages = [(name, path, name != "11-link-page") for name, path, _ in main_pages(linked, pending, pull)]
+    return pages + [
+        ("company form", "/companies/new/", True),
+        ("connection form", f"/companies/{pending.company_id}/connections/new/", True),
+        ("record", f"/records/{record.pk}/", True),
+        ("login", "/accounts/login/", False),
+    ]
 
 
-def test_it_labels_every_field_shows_focus_and_never_scrolls_sideways(new_page, url, sandbox):
-    pages = seeded_pages()
-    page = log_in(new_page(viewport={"width": 1024, "height": 800}), url, *ADMIN)
-    for name, path, _ in pages:
-        if name == "11-link-page":
-            page = new_page(viewport={"width": 1024, "height": 800})
-        page.goto(url(path))
-        assert page.evaluate(UNLABELLED_FIELDS) == [], name
-        assert page.evaluate(BADGES_WITHOUT_TEXT) == [], name
-        for width in (1024, 800):
-            page.set_viewport_size({"width": width, "height": 800})
-            assert page.evaluate(SIDEWAYS) <= 0, f"{name} scrolls sideways at {width}px: {page.evaluate(WIDEST)}"
-        page.set_viewport_size({"width": 1024, "height": 800})
+def check_page(page, name):
+    assert page.evaluate(UNLABELLED_FIELDS) == [], name
+    assert page.evaluate(BADGES_WITHOUT_TEXT) == [], name
+    assert page.evaluate(BROKEN_REFERENCES) == [], name
+    for width in (1024, 800):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert page.evaluate(SIDEWAYS) <= 0, f"{name} scrolls sideways at {width}px: {page.evaluate(WIDEST)}"
+    page.set_viewport_size({"width": 1024, "height": 800})
 
-        # The keyboard: the first Tab reaches "Skip to content", and every focus is outlined.
-        page.locator("body").focus()
+    # The keyboard: "Skip to content" comes first (the first Tab reaches it, unless a field has the
+    # focus already, as on the login page); every later stop is outlined and on screen.
+    assert page.evaluate(FIRST_FOCUSABLE) == "Skip to content", name
+    if page.evaluate("() => document.activeElement === document.body"):
         page.keyboard.press("Tab")
         first = page.evaluate(FOCUSED)
         assert first["text"] == "Skip to content" and first["onScreen"] and first["outline"], (name, first)
-        for _ in range(8):
-            page.keyboard.press("Tab")
-            focused = page.evaluate(FOCUSED)
-            if focused["tag"] == "BODY":
-                break
-            assert focused["outline"] and focused["onScreen"], (name, focused)
+    for _ in range(TAB_STOPS):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused["tag"] == "BODY":
+            break
+        assert focused["outline"] and focused["onScreen"], f"{name}: {focused}"
+
+
+def test_it_labels_every_field_shows_focus_and_never_scrolls_sideways(new_page, url, sandbox):
+    pages = pages_to_check()
+    admin = log_in(new_page(viewport={"width": 1024, "height": 800}), url, *ADMIN)
+    anonymous = new_page(viewport={"width": 1024, "height": 800})
+    for name, path, logged_in in pages:
+        page = admin if logged_in else anonymous
+        page.goto(url(path))
+        check_page(page, name)
 
 
 def test_it_does_the_core_actions_without_javascript(new_page, url, sandbox):
