@@ -2,11 +2,12 @@
 
 No browser is downloaded: Playwright launches /usr/bin/chromium (installed by .ci/run
 with apt). Every page fixture fails its test on any console error, uncaught page
-error, failed request or server error response, unless the test expects it.
+error, failed request, request to another host or error response, unless the test expects it.
 """
 
 import os
 import shutil
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,6 +35,9 @@ def pytest_addoption(parser):
     )
 
 
+LOCAL_HOSTS = {"localhost", "127.0.0.1"}
+
+
 class BrowserProblems:
     """What went wrong in the browser during one test."""
 
@@ -46,6 +50,7 @@ class BrowserProblems:
         self.allowed_statuses.update(statuses)
 
     def attach(self, page):
+        page.on("request", self._on_request)
         page.on("console", self._on_console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         page.on("requestfailed", self._on_request_failed)
@@ -58,6 +63,12 @@ class BrowserProblems:
     def _is_expected_console(self, text):
         # Chromium logs the allowed error statuses as "Failed to load resource: ... 403".
         return any(f"status of {status}" in text for status in self.allowed_statuses)
+
+    def _on_request(self, request):
+        # Every asset is vendored and served by the portal itself: nothing may come from a CDN.
+        host = urlsplit(request.url).hostname
+        if request.url.startswith(("http:", "https:")) and host not in LOCAL_HOSTS:
+            self.problems.append(f"request to another host: {request.method} {request.url}")
 
     def _on_request_failed(self, request):
         failure = request.failure or ""
