@@ -134,6 +134,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.debug.AlwaysSafeExceptionReporterFilter"
 X_FRAME_OPTIONS = "DENY"
 
 # Where the portal is reached from outside: Link URLs printed by commands are absolute.

@@ -8,13 +8,14 @@ os.environ.setdefault("HTTPS", "false")
 os.environ.setdefault("CREDENTIAL_KEYS", "L_tDv4BeFOJk4LioepsE36Zx_QuGDzo2jNai9dxtVSA=")
 
 from portal.settings import *  # noqa: E402,F403
-from portal.settings import DATABASES  # noqa: E402
+from portal.settings import DATABASES, STATIC_ROOT  # noqa: E402
 
 # Plain static storage: tests must not depend on a collectstatic run.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Several test runs at once (parallel work, or a run beside `make run`) each take their own
