@@ -314,6 +314,10 @@ class DataStatus(models.Model):
     # When the last successful pull of this data type started: the next incremental
     # read starts from here (minus an overlap).
     last_successful_started_at = models.DateTimeField(null=True, blank=True)
+    # When this data becomes stale (no success within twice the interval, from the last
+    # success or the link); null while nothing schedules it (not Linked, integration off,
+    # frequency "none"). Kept by connections.staleness where its inputs change.
+    stale_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["connection", "data_type"]
@@ -325,7 +329,21 @@ class DataStatus(models.Model):
         indexes = [
             models.Index(fields=["data_type", "last_successful_sync_at"], name="data_status_last_success_idx"),
             models.Index(fields=["failures_in_row"], name="data_status_failures_idx"),
+            models.Index(fields=["stale_after"], name="data_status_stale_after_idx"),
         ]
 
     def __str__(self):
         return f"{self.connection_id}/{self.data_type}: {self.current_status}"
+
+    def save(self, *args, **kwargs):
+        """Saved whole, or its last success saved, `stale_after` is recomputed by the database.
+
+        Partial saves of other fields (queueing marks a row Queued) leave it alone: no input changed.
+        """
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "last_successful_sync_at" in update_fields:
+            from .staleness import refresh_data_status
+
+            refresh_data_status(self.connection_id, self.data_type)
+            self.stale_after = DataStatus.objects.filter(pk=self.pk).values_list("stale_after", flat=True).get()

@@ -37,6 +37,7 @@ from .models import (
 )
 from .prefetch import Prefetch
 from .record_store import mark_missing_deleted, upsert_page
+from .staleness import refresh_data_status
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +366,7 @@ def _data_status_ended(pull, status):
     if not rows.update(**changes):
         DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type)
         rows.update(**changes)
+    refresh_data_status(pull.connection_id, pull.data_type)  # its stale_after follows the last success
 
 
 class Heartbeat:

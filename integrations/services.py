@@ -37,6 +37,7 @@ def set_enabled(integration, enabled, user):
                 integration=locked,
                 changes=audit.diff({"enabled": not enabled}, {"enabled": enabled}),
             )
+            _refresh_staleness(locked)
     integration.enabled, integration.updated_at, integration.updated_by = (
         locked.enabled,
         locked.updated_at,
@@ -69,6 +70,7 @@ def save_settings(integration, settings_form, sync_formset, user):
                 audit.record(audit.Action.SETTINGS_CHANGED, actor=user, integration=locked, changes=setting_changes)
             )
         if sync_changes:
+            _refresh_staleness(locked)  # frequencies may have changed
             events.append(
                 audit.record(audit.Action.SYNC_SETTINGS_CHANGED, actor=user, integration=locked, changes=sync_changes)
             )
@@ -95,6 +97,13 @@ def _save_sync_settings(formset):
         changes += audit.diff(before, after, prefix=f"{row.data_type}.")
         form.save()
     return changes
+
+
+def _refresh_staleness(integration):
+    """Its connections' data is only stale while it is on, by its frequencies (connections.staleness)."""
+    from connections.staleness import refresh_integration  # connections depends on integrations, not back
+
+    refresh_integration(integration)
 
 
 def _stamp(integration, user):

@@ -1,0 +1,116 @@
+"""`DataStatus.stale_after`: when a data type's data becomes stale, kept current where its inputs change.
+
+Data is stale when no pull succeeded within twice its data type's interval, counted from
+the last success or, before the first one, from the link time. That only applies while
+the schedule runs for it: the connection is Linked, its integration is on and the data
+type's frequency is not "none"; otherwise `stale_after` is null. Stored, the dashboard
+finds stale data by one index range (`stale_after < now`) that holds only scheduled rows,
+instead of reading every old data status, including those of Deauthorized and Unlinked
+connections that nothing refreshes.
+
+Its inputs change in four places, each of which calls in here:
+- a data status is created or its last success is saved (`DataStatus.save`, pulls ending),
+- a connection's status moves (`status.move`: Linked, or away from Linked; relinks move `linked_at`),
+- an integration is switched on or off (`integrations.services.set_enabled`),
+- sync settings are saved (`integrations.services.save_settings`: frequencies).
+
+Each is one UPDATE whose value the database computes from the rows as they are then,
+so a concurrent change to another input is read, not overwritten with a stale copy.
+"""
+
+from datetime import timedelta
+
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce
+
+# Data is stale when no pull succeeded within this many of its intervals.
+STALE_FACTOR = 2
+LINKED = "Linked"
+
+
+def _models(apps=None):
+    """The models, or their historical versions inside a migration."""
+    if apps is not None:
+        get = apps.get_model
+        return get("connections", "DataStatus"), get("connections", "Connection"), get("integrations", "SyncSetting")
+    from integrations.models import SyncSetting
+
+    from .models import Connection, DataStatus
+
+    return DataStatus, Connection, SyncSetting
+
+
+def _interval_seconds(setting):
+    from integrations.registry import FREQUENCY_SECONDS, Frequency
+
+    return FREQUENCY_SECONDS[Frequency(setting.frequency)]
+
+
+def stale_after_expression(settings, apps=None):
+    """The value of `stale_after` for a data status row, as one SQL expression.
+
+    One branch per sync setting with an interval: the row's data type under that setting's
+    integration, on a Linked connection of it while the integration is on. Any other row
+    gets null (not scheduled: never stale).
+    """
+    _, Connection, _ = _models(apps)
+    linked_at = Connection.objects.filter(pk=OuterRef("connection_id")).values("linked_at")[:1]
+    reference = Coalesce(F("last_successful_sync_at"), Subquery(linked_at), output_field=DateTimeField())
+    branches = []
+    for setting in settings:
+        seconds = _interval_seconds(setting)
+        if not seconds:
+            continue  # frequency "none": refreshed by hand only, never stale
+        scheduled = Exists(
+            Connection.objects.filter(
+                pk=OuterRef("connection_id"),
+                status=LINKED,
+                integration_id=setting.integration_id,
+                integration__enabled=True,
+            )
+        )
+        branches.append(
+            When(
+                Q(data_type=setting.data_type) & Q(scheduled),
+                then=reference + timedelta(seconds=STALE_FACTOR * seconds),
+            )
+        )
+    if not branches:
+        return None
+    return Case(*branches, default=None, output_field=DateTimeField())
+
+
+def refresh(rows, settings, apps=None) -> int:
+    """Recompute `stale_after` of the data statuses in `rows` from the sync settings that can apply to them."""
+    return rows.update(stale_after=stale_after_expression(list(settings), apps))
+
+
+def refresh_data_status(connection_id, data_type) -> int:
+    """After a pull of this data type ended (its last success may have moved): two queries."""
+    DataStatus, _, SyncSetting = _models()
+    settings = SyncSetting.objects.filter(data_type=data_type, integration__connections=connection_id)
+    return refresh(DataStatus.objects.filter(connection_id=connection_id, data_type=data_type), settings)
+
+
+def refresh_connection(connection) -> int:
+    """After a status move (Linked, or away from it; a relink also moves `linked_at`)."""
+    DataStatus, _, SyncSetting = _models()
+    settings = SyncSetting.objects.filter(integration_id=connection.integration_id)
+    return refresh(DataStatus.objects.filter(connection_id=connection.pk), settings)
+
+
+def refresh_integration(integration, data_types=None) -> int:
+    """After the integration was switched on or off, or frequencies changed (`data_types`: only those)."""
+    DataStatus, _, SyncSetting = _models()
+    rows = DataStatus.objects.filter(connection__integration_id=integration.pk)
+    settings = SyncSetting.objects.filter(integration_id=integration.pk)
+    if data_types is not None:
+        rows = rows.filter(data_type__in=list(data_types))
+        settings = settings.filter(data_type__in=list(data_types))
+    return refresh(rows, settings)
+
+
+def refresh_all(apps=None) -> int:
+    """Every data status: the migration's backfill, and after loading rows in bulk (benchmarks)."""
+    DataStatus, _, SyncSetting = _models(apps)
+    return refresh(DataStatus.objects.all(), SyncSetting.objects.all(), apps)
