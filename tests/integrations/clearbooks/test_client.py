@@ -12,6 +12,7 @@ import time
 import traceback
 
 import pytest
+from lxml import etree
 
 from integrations import registry
 from integrations.clearbooks import client
@@ -398,6 +399,53 @@ def test_it_works_with_another_wsdl_of_the_same_protocol(sandbox):
             assert len(records) == sandbox.counts(key)[data_type], data_type
         assert other.namespaces == {other.namespace}
         assert other.wsdl_gets == 1
+
+
+def rendered_by_zeep(service, operation, key, params):
+    document, headers = service.client.service._binding._create(
+        operation,
+        (),
+        {**params, "_soapheaders": [service._header(ApiKey(key))]},
+        client=service.client,
+        options=service.client.service._binding_options,
+    )
+    return etree.tostring(document, xml_declaration=True, encoding="utf-8"), headers
+
+
+@pytest.mark.parametrize("other_wsdl", [False, True])
+def test_it_sends_byte_for_byte_what_zeep_renders_while_rendering_each_shape_once(sandbox, monkeypatch, other_wsdl):
+    client.clear_cache()
+    with OtherServer(sandbox.soap_url) as other:
+        service = client.get_service(other.wsdl_url if other_wsdl else sandbox.wsdl_url, 60)
+        renders = []
+        create = type(service.client.service._binding)._create
+        monkeypatch.setattr(
+            type(service.client.service._binding), "_create", lambda *a, **kw: renders.append(a[1]) or create(*a, **kw)
+        )
+        compared = 0
+        for key in ("plain-key", "a&b<c>\"d'e", "clé£"):
+            for read in client.READS.values():
+                for offset in (0, 100, 12_345):
+                    for since in ("2024-01-31", None) if read.incremental else (None,):
+                        params = client._params(read, offset, since)
+                        envelope = service._envelope(read.operation, params)
+                        body = envelope.fill(client._key_text(ApiKey(key)), client._offset(params))
+                        assert (body, envelope.headers) == rendered_by_zeep(service, read.operation, key, params)
+                        compared += 1
+        # One render per (operation, parameters but the offset); the rest are the comparisons'.
+        assert len(service._envelopes) == 10
+        assert len(renders) == 10 + compared
+
+
+def test_it_goes_through_zeep_in_full_when_its_envelope_cannot_be_reused(sandbox, monkeypatch):
+    client.clear_cache()
+    monkeypatch.setattr(client._Envelope, "split", classmethod(lambda cls, *a, **kw: None))
+    key = sandbox.make_key(**SMALL)
+
+    records = flat(read_all(sandbox, key, "invoices"))
+
+    assert len(records) == sandbox.counts(key)["invoices"]
+    assert set(client.get_service(sandbox.wsdl_url, 60)._envelopes.values()) == {None}
 
 
 #

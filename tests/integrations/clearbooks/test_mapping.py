@@ -268,6 +268,36 @@ def test_it_refuses_doctypes_and_entities():
         mapping.parse_xml(xxe)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le", "cp1252", "koi8-r", "cp500", "utf-32", "utf-7"])
+def test_it_refuses_doctypes_in_every_encoding(encoding):
+    # The DOCTYPE check runs on the bytes before parsing: expat reads only UTF-8, UTF-16 and
+    # single-byte encodings that keep ASCII markup as ASCII, so no other spelling gets through.
+    bomb = f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE r [<!ENTITY x "boom">]><r>&x;</r>'
+    for body in (bomb.encode(encoding), b'<?xml version="1.0" encoding="utf-7"?>+ADwAIQ-DOCTYPE r+AD4-'):
+        with pytest.raises(mapping.MappingError):
+            mapping.parse_xml(body)
+
+
+def test_it_refuses_nesting_deeper_than_the_limit():
+    def nested(depth):
+        return envelope("<a>" * (depth - 2) + "x" + "</a>" * (depth - 2))
+
+    assert mapping.parse_xml(nested(mapping.MAX_DEPTH)) is not None
+    with pytest.raises(mapping.MappingError, match="nests elements more than 256 deep"):
+        mapping.parse_xml(nested(mapping.MAX_DEPTH + 1))
+
+
+def test_it_leaves_comments_and_processing_instructions_out():
+    root = mapping.parse_xml(
+        envelope(
+            '<ns1:listProjectsResponse><!-- a note --><ns1:Project id="3"><?php echo 1; ?><!-- x -->'
+            "<projectName>Fit-out<!-- y --></projectName></ns1:Project></ns1:listProjectsResponse>"
+        )
+    )
+    (project,) = mapping.map_records("trackingCategories", root)
+    assert project.attributes == {"id": "3", "projectName": "Fit-out"}
+
+
 def test_it_refuses_what_is_not_xml():
     for body in (b"", b"<html><body>Bad gateway", b"Internal Server Error"):
         with pytest.raises(mapping.MappingError):
