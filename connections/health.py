@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from integrations.models import Integration, SyncSetting
@@ -23,11 +22,10 @@ from .models import (
     PullStatus,
 )
 from .schedule import next_due_at
+from .staleness import STALE_FACTOR  # the rule the dashboard's stored stale_after follows too
 
 # A data type is "failing repeatedly" from this many failed pulls in a row.
 FAILING_IN_ROW = 3
-# Data is stale when no pull succeeded within this many of its intervals.
-STALE_FACTOR = 2
 ATTENTION_LIMIT = 10
 COUNT_CAP = 1000  # the dashboard counts entries up to here ("1,000+"), so it costs the same on any size
 
@@ -346,82 +344,96 @@ class AttentionItem:
     at: datetime | None = None
 
 
-def _deauthorized(now, limit):
-    rows = (
-        Connection.objects.filter(status=S.DEAUTHORIZED)
-        .select_related("company", "integration")
-        .order_by("-status_changed_at")
+# The entries are loaded as plain values (no model instances) and their integrations from
+# one query for all groups: the list costs the same per entry on any database size.
+
+
+def _deauthorized(now, limit, integrations):
+    rows = Connection.objects.filter(status=S.DEAUTHORIZED)
+    shown = rows.order_by("-status_changed_at").values_list(
+        "pk", "company__name", "integration_id", "status_changed_at"
     )
-    items = [
-        AttentionItem(
-            c.company.name,
-            c.integration.name,
-            f"{c.integration.name} rejected the {key_label(c.integration)} on {moment(c.status_changed_at, now)}.",
-            "connections:connection-detail",
-            c.pk,
-            c.status_changed_at,
+    items = []
+    for pk, company, integration_id, changed_at in shown[:limit]:
+        integration = integrations[integration_id]
+        items.append(
+            AttentionItem(
+                company,
+                integration.name,
+                f"{integration.name} rejected the {key_label(integration)} on {moment(changed_at, now)}.",
+                "connections:connection-detail",
+                pk,
+                changed_at,
+            )
         )
-        for c in rows[:limit]
-    ]
     return AttentionGroup(
         "deauthorized",
         "Deauthorized connections",
         "The company must relink: open the connection and send them a new Link URL.",
-        capped_count(rows),
+        capped_count(rows, "status"),
         items,
     )
 
 
-def _linked_and_enabled():
+def _linked_and_enabled(integrations):
     """Checked per data status row (a correlated EXISTS), so the database walks the candidate rows
     by their own index instead of every linked connection's data statuses. The enabled
     integrations are few: listed by id, the check is one primary-key probe per row."""
-    enabled = list(Integration.objects.filter(enabled=True).values_list("pk", flat=True))
+    enabled = [pk for pk, integration in integrations.items() if integration.enabled]
     return Exists(Connection.objects.filter(pk=OuterRef("connection_id"), status=S.LINKED, integration_id__in=enabled))
 
 
-def capped_count(queryset, cap=COUNT_CAP):
-    """How many rows match, counting no further than `cap` (the page says "1,000+")."""
-    return len(queryset.order_by().values_list("pk", flat=True)[:cap])
+def capped_count(queryset, column, cap=COUNT_CAP):
+    """How many rows match, counting no further than `cap` (the page says "1,000+").
+
+    Counted by the database (COUNT over a LIMIT subquery), no row reaches Python; the
+    subquery selects `column`, one its filter's index holds, so the index alone answers.
+    """
+    return queryset.order_by().values(column)[:cap].count()
 
 
-def in_order(model, pks, *related):
-    """Rows of `model` by primary key, in the order given, with `related` selected.
+def values_in_order(model, pks, *fields):
+    """(pk, *fields) tuples of `model` rows by primary key, in the order given.
 
     The needs-attention queries find their candidates on one table by its own index and
     load only the few rows shown, with joins, afterwards: joined from the start, SQLite
     plans from the connections side and reads every connection's rows.
     """
-    rows = model.objects.select_related(*related).in_bulk(pks)
+    rows = {row[0]: row for row in model.objects.filter(pk__in=pks).order_by().values_list("pk", *fields)}
     return [rows[pk] for pk in pks if pk in rows]
 
 
-def _failing(now, limit):
+def _failing(now, limit, integrations):
     candidates = sorted(
         DataStatus.objects.filter(failures_in_row__gte=FAILING_IN_ROW)
-        .filter(_linked_and_enabled())
+        .filter(_linked_and_enabled(integrations))
         .order_by()
         .values_list("failures_in_row", "latest_pull_id", "pk")[:COUNT_CAP],
         key=lambda row: (-row[0], -(row[1] or 0)),
     )
-    shown = in_order(
+    shown = values_in_order(
         DataStatus,
         [pk for _, _, pk in candidates[:limit]],
-        "connection__company",
-        "connection__integration",
-        "latest_pull",
+        "data_type",
+        "failures_in_row",
+        "connection_id",
+        "connection__company__name",
+        "connection__integration_id",
+        "latest_pull_id",
+        "latest_pull__error_message",
+        "latest_pull__finished_at",
     )
     items = []
-    for ds in shown:
-        error = ds.latest_pull.error_message.rstrip(".") if ds.latest_pull else "no error was recorded"
+    for _, data_type, failures, connection_id, company, integration_id, pull_id, error, finished in shown:
+        error = error.rstrip(".") if pull_id else "no error was recorded"
         items.append(
             AttentionItem(
-                ds.connection.company.name,
-                ds.connection.integration.name,
-                f"{ds.data_type} failed {ds.failures_in_row} times in a row: {error}.",
-                "connections:pull-detail" if ds.latest_pull_id else "connections:connection-detail",
-                ds.latest_pull_id or ds.connection_id,
-                ds.latest_pull.finished_at if ds.latest_pull else None,
+                company,
+                integrations[integration_id].name,
+                f"{data_type} failed {failures} times in a row: {error}.",
+                "connections:pull-detail" if pull_id else "connections:connection-detail",
+                pull_id or connection_id,
+                finished,
             )
         )
     return AttentionGroup(
@@ -433,53 +445,42 @@ def _failing(now, limit):
     )
 
 
-def stale_filter(now=None) -> Q:
-    """Data statuses not refreshed within twice their data type's interval (by the sync settings of
-    enabled integrations). Combine with _linked_and_enabled() for the connections it applies to."""
-    now = now or timezone.now()
-    by_setting = Q(pk__in=[])
-    for setting in SyncSetting.objects.filter(integration__enabled=True).exclude(frequency="none"):
-        cutoff = now - STALE_FACTOR * timedelta(seconds=setting.interval_seconds)
-        # Never synced at all counts from the link time, checked on the connection (a subquery,
-        # not a join: a join makes SQLite plan from the connections side).
-        linked_before = Exists(Connection.objects.filter(pk=OuterRef("connection_id"), linked_at__lt=cutoff))
-        never = Q(last_successful_sync_at__isnull=True) & linked_before
-        by_setting |= Q(data_type=setting.data_type) & (Q(last_successful_sync_at__lt=cutoff) | never)
-    return by_setting
-
-
-def _stale(now, limit):
-    # One pass over the candidates by the (data type, last success) index: their ids and times
-    # give the total and the oldest entries, then only those entries are loaded with their company.
-    candidates = sorted(
-        DataStatus.objects.filter(stale_filter(now))
-        .filter(_linked_and_enabled())
-        .exclude(failures_in_row__gte=FAILING_IN_ROW)  # listed as failing already
-        .order_by()
-        .values_list("last_successful_sync_at", "pk")[:COUNT_CAP],
-        key=lambda row: (row[0] is not None, row[0] or now),
+def _stale(now, limit, integrations):
+    # Stored per data status (connections.staleness), stale data is one range of the
+    # (stale_after, failures_in_row) index, most overdue first: it holds only rows the
+    # schedule should have refreshed, never those of Deauthorized, Unlinked or switched-off
+    # connections, and the index alone answers both the entries and the count.
+    stale = DataStatus.objects.filter(stale_after__lt=now).exclude(
+        failures_in_row__gte=FAILING_IN_ROW  # listed as failing already
     )
-    shown = in_order(DataStatus, [pk for _, pk in candidates[:limit]], "connection__company", "connection__integration")
+    first = list(stale.order_by("stale_after").values_list("pk", flat=True)[:limit])
+    shown = values_in_order(
+        DataStatus,
+        first,
+        "data_type",
+        "last_successful_sync_at",
+        "connection_id",
+        "connection__company__name",
+        "connection__integration_id",
+    )
     items = []
-    for ds in shown:
-        since = (
-            f"since {moment(ds.last_successful_sync_at, now)}" if ds.last_successful_sync_at else "since it was linked"
-        )
+    for _, data_type, last_success, connection_id, company, integration_id in shown:
+        since = f"since {moment(last_success, now)}" if last_success else "since it was linked"
         items.append(
             AttentionItem(
-                ds.connection.company.name,
-                ds.connection.integration.name,
-                f"{ds.data_type} has not synced successfully {since}.",
+                company,
+                integrations[integration_id].name,
+                f"{data_type} has not synced successfully {since}.",
                 "connections:connection-detail",
-                ds.connection_id,
-                ds.last_successful_sync_at,
+                connection_id,
+                last_success,
             )
         )
     return AttentionGroup(
         "stale",
         "Stale data",
         "Open the connection to see why, then Refresh the data type.",
-        len(candidates),
+        capped_count(stale, "stale_after"),
         items,
     )
 
@@ -496,16 +497,18 @@ def stuck_pulls(now=None):
     return sorted((p for p in running if is_stuck(p, now)), key=lambda p: p.requested_at)
 
 
-def _stuck(now, limit):
+def _stuck(now, limit, integrations):
     found = stuck_pulls(now)
+    pulls = {p.pk: p for p in found[:limit]}
+    shown = values_in_order(PullOperation, list(pulls), "connection__company__name", "connection__integration_id")
     items = []
-    shown = in_order(PullOperation, [p.pk for p in found[:limit]], "connection__company", "connection__integration")
-    for pull in shown:
+    for pk, company, integration_id in shown:
+        pull = pulls[pk]
         beat = pull.heartbeat_at or pull.started_at or pull.requested_at
         items.append(
             AttentionItem(
-                pull.connection.company.name,
-                pull.connection.integration.name,
+                company,
+                integrations[integration_id].name,
                 f"Pull {pull.pk} ({pull.data_type}) is {pull.status} with no progress since {moment(beat, now)}.",
                 "connections:pull-detail",
                 pull.pk,
@@ -521,40 +524,20 @@ def _stuck(now, limit):
     )
 
 
-STALE_CACHE_SECONDS = 60
-STALE_CACHE_KEY = "health:stale:{limit}"
-
-
-def _stale_cached(now, limit):
-    """The stale group, computed at most once a minute per process.
-
-    Staleness is measured in hours (twice a data type's interval), so a minute's lag is
-    invisible; the query walks every data status older than its cutoff, including those
-    of Deauthorized and Unlinked connections, which nothing refreshes, so its cost grows
-    with their number.
-    """
-    key = STALE_CACHE_KEY.format(limit=limit)
-    group = cache.get(key)
-    if group is None:
-        group = _stale(now, limit)
-        cache.set(key, group, STALE_CACHE_SECONDS)
-    return group
-
-
-def needs_attention(now=None, limit=ATTENTION_LIMIT, *, fresh=False) -> list[AttentionGroup]:
-    """The dashboard's list, by kind; each group holds its total and its first `limit` entries.
-
-    `fresh` recomputes the stale group instead of taking the minute-old one.
-    """
+def needs_attention(now=None, limit=ATTENTION_LIMIT) -> list[AttentionGroup]:
+    """The dashboard's list, by kind; each group holds its total and its first `limit` entries."""
     now = now or timezone.now()
-    stale = _stale(now, limit) if fresh else _stale_cached(now, limit)
-    groups = [_deauthorized(now, limit), _failing(now, limit), stale, _stuck(now, limit)]
+    integrations = Integration.objects.in_bulk()  # a handful of rows: names, key labels, which are on
+    groups = [kind(now, limit, integrations) for kind in (_deauthorized, _failing, _stale, _stuck)]
     return [g for g in groups if g.total]
 
 
 def connection_counts() -> dict:
-    """{status: count} for every connection status (zeros included)."""
+    """{status: count} for every connection status (zeros included).
+
+    COUNT(*), not COUNT(id): the status index answers it alone, without reading a row per connection.
+    """
     counts = dict.fromkeys(S.values, 0)
-    for row in Connection.objects.order_by().values("status").annotate(n=Count("pk")).order_by():
+    for row in Connection.objects.order_by().values("status").annotate(n=Count("*")).order_by():
         counts[row["status"]] = row["n"]
     return counts

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='datastatus',
-            index=models.Index(fields=['stale_after'], name='data_status_stale_after_idx'),
+            index=models.Index(fields=['stale_after', 'failures_in_row'], name='data_status_stale_after_idx'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

@@ -1,9 +1,8 @@
 """The dashboard after login: connections by status, the last 24 hours of pulls, and what needs attention."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
-from django.db.models import CharField, Count
-from django.db.models.functions import Cast, Substr
+from django.db import connection as db_connection
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -28,29 +27,41 @@ def _outcome_of(status):
 
 
 def pull_outcomes(now):
-    """(hour buckets of {outcome: n}, {status: n}, start) for the last 24 hours, in one query.
-
-    Hours are cut in UTC from the stored text of the time ("2025-03-03 10"), which every
-    database computes natively; TruncHour would call a Python function per row on SQLite.
-    The portal's zone differs from UTC by whole hours, so the buckets are its hours too.
-    """
+    """(hour buckets of {outcome: n}, {status: n}, start) for the last 24 hours, in one query."""
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
-    rows = (
-        PullOperation.objects.filter(requested_at__gte=start)
-        .annotate(hour=Substr(Cast("requested_at", CharField()), 1, 13))
-        .values("hour", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
     buckets = [dict.fromkeys((label for label, _, _ in OUTCOMES), 0) for _ in range(HOURS)]
     by_status = {}
-    for row in rows:
-        hour = datetime.strptime(row["hour"], "%Y-%m-%d %H").replace(tzinfo=UTC)
-        index = int((hour - start).total_seconds() // 3600)
-        if 0 <= index < HOURS:
-            buckets[index][_outcome_of(row["status"])] += row["n"]
-        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+    for index, status, n in hourly_pull_counts(start):
+        buckets[index][_outcome_of(status)] += n
+        by_status[status] = by_status.get(status, 0) + n
     return buckets, by_status, start
+
+
+def hourly_pull_counts(start):
+    """[(hour index, status, n)] for the HOURS hours from `start`.
+
+    One COUNT per hour range, joined by UNION ALL: each is a range of the (status,
+    requested_at) index that the index alone answers, already in status order, so no
+    row is read and nothing is sorted. Grouping by a computed hour instead sorts every
+    pull of the day, a cost that grows with the number of pulls.
+    """
+    quote = db_connection.ops.quote_name
+    table, status, requested_at = (
+        quote(PullOperation._meta.db_table),
+        quote("status"),
+        quote("requested_at"),
+    )
+    parts, params = [], []
+    for index in range(HOURS):  # the index is ours: a literal, so every database types the column alike
+        parts.append(
+            f"SELECT {index}, {status}, COUNT(*) FROM {table} "
+            f"WHERE {requested_at} >= %s AND {requested_at} < %s GROUP BY {status}"
+        )
+        for hour in (index, index + 1):
+            params.append(db_connection.ops.adapt_datetimefield_value(start + timedelta(hours=hour)))
+    with db_connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return cursor.fetchall()
 
 
 def outcome_chart(buckets, start):

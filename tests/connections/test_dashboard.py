@@ -2,8 +2,6 @@
 
 from datetime import timedelta
 
-import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,14 +12,6 @@ from tests.connections.test_health import troubled  # noqa: F401 (fixture)
 S = Connection.Status
 P = PullOperation.Status
 URL = reverse("connections:dashboard")
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_stale_group():
-    """The dashboard keeps the stale group for a minute (health.STALE_CACHE_SECONDS): start each test without it."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_it_is_the_page_after_login(client, admin_user):

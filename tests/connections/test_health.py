@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,14 +19,6 @@ S = Connection.Status
 P = PullOperation.Status
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=LONDON)
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_stale_group():
-    """The dashboard keeps the stale group for a minute (health.STALE_CACHE_SECONDS): start each test without it."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def rows_of(connection, now=NOW):
@@ -224,19 +215,27 @@ def test_it_lists_what_needs_attention_by_kind(troubled):
     assert all(g.action for g in groups.values())
 
 
-def test_it_keeps_the_stale_group_for_a_minute_unless_asked_fresh(troubled, clearbooks):
+def test_it_lists_new_stale_data_at_once_most_overdue_first(troubled, clearbooks):
     assert [i.company for g in health.needs_attention() if g.kind == "stale" for i in g.items] == ["Stale Ltd"]
     late = factory.make_connection(factory.make_company("Late Ltd"), linked_at=timezone.now() - timedelta(days=9))
     factory.make_data_status(late, "bills", last_successful_sync_at=timezone.now() - timedelta(days=5))
-    cached = {g.kind: g for g in health.needs_attention()}["stale"]
-    fresh = {g.kind: g for g in health.needs_attention(fresh=True)}["stale"]
-    assert (cached.total, fresh.total) == (1, 2)
-    assert fresh.items[0].company == "Late Ltd"  # oldest first
+    stale = {g.kind: g for g in health.needs_attention()}["stale"]
+    assert stale.total == 2
+    assert [i.company for i in stale.items] == ["Late Ltd", "Stale Ltd"]
+
+
+def test_it_never_calls_the_data_of_deauthorized_or_unlinked_connections_stale(clearbooks):
+    old = timezone.now() - timedelta(days=40)
+    for name, target in (("Revoked Ltd", S.DEAUTHORIZED), ("Left Ltd", S.UNLINKED)):
+        connection = factory.make_connection(factory.make_company(name), linked_at=old)
+        factory.make_data_status(connection, "invoices", last_successful_sync_at=old)
+        status.move(connection, target, reason="test")
+    assert "stale" not in {g.kind for g in health.needs_attention()}
 
 
 def test_it_stops_calling_data_stale_when_the_integration_is_off(troubled, clearbooks, admin_user):
     services.set_enabled(clearbooks, False, admin_user)
-    kinds = {g.kind for g in health.needs_attention(fresh=True)}
+    kinds = {g.kind for g in health.needs_attention()}
     assert "stale" not in kinds and "deauthorized" in kinds
 
 

@@ -1,0 +1,114 @@
+"""DataStatus.stale_after is kept current where its inputs change: creation, a completed pull, a status
+move, the integration switch and a frequency change; the migration's backfill computes the same."""
+
+import importlib
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.utils import timezone
+
+from connections import health, status
+from connections.models import Connection, DataStatus, PullOperation
+from integrations import services
+from tests import factory
+from tests.connections.test_pulls import SMALL, linked, run
+from tests.integrations.test_services import forms_for
+from tests.integrations.test_views import manage_data
+
+S = Connection.Status
+P = PullOperation.Status
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    settings.CLEARBOOKS_RETRY_BASE_DELAY = 0.01
+    settings.CLEARBOOKS_RETRY_MAX_DELAY = 0.05
+
+
+def stale_after(connection, data_type="invoices"):
+    return DataStatus.objects.get(connection=connection, data_type=data_type).stale_after
+
+
+def stale_companies():
+    return [i.company for g in health.needs_attention() if g.kind == "stale" for i in g.items]
+
+
+def test_it_counts_from_the_link_time_until_the_first_success(clearbooks):
+    linked_at = timezone.now() - 5 * DAY
+    connection = factory.make_connection(linked_at=linked_at)
+    row = factory.make_data_status(connection, "invoices")
+    assert row.stale_after == stale_after(connection) == linked_at + 2 * DAY  # daily: twice a day's interval
+
+
+def test_it_moves_forward_when_a_pull_completes(clearbooks, sandbox):
+    interval = timedelta(seconds=clearbooks.sync_settings.get(data_type="chartOfAccounts").interval_seconds)
+    connection, _ = linked(sandbox, **SMALL)
+    Connection.objects.filter(pk=connection.pk).update(linked_at=timezone.now() - 3 * interval)
+    factory.make_data_status(connection, "chartOfAccounts")
+    assert stale_after(connection, "chartOfAccounts") < timezone.now()  # stale: never synced since the link
+    assert connection.company.name in stale_companies()
+    pull = run(connection, "chartOfAccounts")
+    assert pull.status == P.COMPLETE
+    assert stale_after(connection, "chartOfAccounts") == pull.finished_at + 2 * interval
+    assert connection.company.name not in stale_companies()
+
+
+def test_it_is_null_while_not_linked_and_counts_from_the_relink(clearbooks):
+    old = timezone.now() - 30 * DAY
+    connection = factory.make_connection(linked_at=old)
+    factory.make_data_status(connection, "invoices")
+    assert stale_after(connection) == old + 2 * DAY
+    status.move(connection, S.DEAUTHORIZED, reason="Clear Books answered Login Failed.")
+    assert stale_after(connection) is None
+    status.move(connection, S.LINKED, reason="Relinked.")
+    assert stale_after(connection) == connection.linked_at + 2 * DAY
+    status.move(connection, S.UNLINKED, reason="Unlinked by an admin.")
+    assert stale_after(connection) is None
+
+
+def test_it_is_null_while_the_integration_is_off(clearbooks, admin_user):
+    linked_at = timezone.now() - 5 * DAY
+    connection = factory.make_connection(linked_at=linked_at)
+    factory.make_data_status(connection, "invoices")
+    services.set_enabled(clearbooks, False, admin_user)
+    assert stale_after(connection) is None
+    assert stale_companies() == []
+    services.set_enabled(clearbooks, True, admin_user)
+    assert stale_after(connection) == linked_at + 2 * DAY
+
+
+def test_it_follows_the_frequency_and_is_null_for_none(clearbooks, admin_user):
+    last = timezone.now() - 3 * DAY
+    connection = factory.make_connection(linked_at=last - DAY)
+    factory.make_data_status(connection, "invoices", last_successful_sync_at=last)
+    factory.make_data_status(connection, "bills", last_successful_sync_at=last)
+
+    def save(frequency):
+        data = manage_data(clearbooks, sync={"invoices": {"frequency": frequency}})
+        services.save_settings(clearbooks, *forms_for(clearbooks, data), admin_user)
+
+    save("weekly")
+    assert stale_after(connection) == last + 14 * DAY
+    assert stale_after(connection, "bills") == last + 2 * DAY  # its own frequency, unchanged
+    save("none")
+    assert stale_after(connection) is None
+    save("hourly")
+    assert stale_after(connection) == last + timedelta(hours=2)
+
+
+def test_the_backfill_computes_what_the_maintenance_keeps(clearbooks):
+    now = timezone.now()
+    fine = factory.make_connection(linked_at=now - 9 * DAY)
+    factory.make_data_status(fine, "invoices", last_successful_sync_at=now - DAY)
+    never = factory.make_connection(linked_at=now - 9 * DAY)
+    factory.make_data_status(never, "invoices")
+    gone = factory.make_connection(status=S.UNLINKED)
+    factory.make_data_status(gone, "invoices", last_successful_sync_at=now - 9 * DAY)
+    kept = dict(DataStatus.objects.values_list("pk", "stale_after"))
+    DataStatus.objects.update(stale_after=None)
+    migration = importlib.import_module("connections.migrations.0003_data_status_stale_after")
+    migration.backfill(apps, None)
+    assert dict(DataStatus.objects.values_list("pk", "stale_after")) == kept
+    assert (stale_after(fine), stale_after(never), stale_after(gone)) == (now + DAY, now - 7 * DAY, None)
