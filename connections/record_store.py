@@ -1,15 +1,23 @@
-"""Writing pages of records: bulk upserts by content hash, and deletion marking.
+"""Writing pages of records: upserts by content hash, and deletion marking.
 
-The sync engine (`pulls.py`) hands each page here inside one transaction. Only what
-changed is written: a record whose content hash matches the stored one costs a read
-of its id and hash, never a write, so an unchanged book writes nothing.
+The sync engine (`pulls.py`) makes one `PageStore` per pull and hands it each page.
+Only what changed is written: a record whose content hash matches the stored one
+costs a read of its hash, never a write, and a page with nothing to write opens no
+write transaction at all (only the pull's progress is saved), so an unchanged book
+writes nothing but progress.
+
+The statements are plain SQL made once per pull and run with one `executemany`: a
+sync stores tens of thousands of records, and the ORM spends about as long preparing
+each row's values and compiling each page's queries as the database spends storing
+them. The values are adapted by the same backend operations the fields use.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .models import Record
@@ -32,130 +40,6 @@ UPDATE_FIELDS = [
     "last_pull",
     "updated_at",
 ]
-BATCH_SIZE = 500
-# Field lengths of Record: a platform sending a longer value must not fail the page.
-LIMITS = {"remote_id": 100, "number": 100, "name": 300, "currency": 3, "status": 40, "related_id": 100}
-
-
-@dataclass
-class PageResult:
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-def encode(record) -> tuple[str, str]:
-    """(content hash, attributes as JSON text) of a NormalizedRecord.
-
-    The hash covers the normalized fields and every attribute as received, so any
-    change the platform makes (even to a field we do not show) counts as an update.
-    The JSON text is made once: hashed here, and stored as is where the database
-    keeps JSON as text.
-    """
-    text = json.dumps(record.attributes, sort_keys=True, separators=(",", ":"), default=str)
-    head = repr(
-        (
-            record.number,
-            record.name,
-            record.issued_on,
-            record.due_on,
-            record.modified_at,
-            record.total,
-            record.balance,
-            record.currency,
-            record.status,
-            record.related_id,
-        )
-    )
-    return hashlib.sha256(f"{head}\n{text}".encode()).hexdigest(), text
-
-
-def content_hash(record) -> str:
-    return encode(record)[0]
-
-
-def _columns(record) -> dict:
-    return {
-        "number": (record.number or "")[: LIMITS["number"]],
-        "name": (record.name or "")[: LIMITS["name"]],
-        "issued_on": record.issued_on,
-        "due_on": record.due_on,
-        "remote_modified_at": record.modified_at,
-        "total": record.total,
-        "balance": record.balance,
-        "currency": (record.currency or "")[: LIMITS["currency"]],
-        "status": (record.status or "")[: LIMITS["status"]],
-        "related_id": (str(record.related_id or ""))[: LIMITS["related_id"]],
-        "attributes": record.attributes,
-    }
-
-
-def upsert_page(pull, page, seen: set) -> PageResult:
-    """Create new records and rewrite changed ones of one page; returns the counts.
-
-    `seen` collects the remote ids read so far in this pull: a record repeated by a
-    later page (platforms shift their windows when data changes while paging) is
-    counted and written once. Call inside a transaction.
-    """
-    incoming = {}
-    for record in page:
-        remote_id = str(record.id)[: LIMITS["remote_id"]]
-        if remote_id in seen or remote_id in incoming:
-            continue
-        incoming[remote_id] = record
-    seen.update(incoming)
-    result = PageResult(fetched=len(incoming))
-    if not incoming:
-        return result
-
-    stored = {
-        remote_id: (pk, digest, is_deleted)
-        for remote_id, pk, digest, is_deleted in Record.objects.filter(
-            connection_id=pull.connection_id, data_type=pull.data_type, remote_id__in=list(incoming)
-        ).values_list("remote_id", "pk", "content_hash", "is_deleted")
-    }
-    now = timezone.now()
-    to_create, to_update = [], []
-    for remote_id, record in incoming.items():
-        digest, text = encode(record)
-        row = stored.get(remote_id)
-        if row is None:
-            to_create.append((remote_id, digest, text, record))
-        elif row[1] != digest or row[2]:
-            # Changed, or back after a full read had marked it deleted.
-            to_update.append(
-                Record(
-                    pk=row[0],
-                    connection_id=pull.connection_id,
-                    data_type=pull.data_type,
-                    remote_id=remote_id,
-                    content_hash=digest,
-                    is_deleted=False,
-                    last_pull_id=pull.pk,
-                    created_at=now,  # only used if the row vanished meanwhile; an update keeps the stored one
-                    updated_at=now,
-                    **_columns(record),
-                )
-            )
-    if to_create:
-        _insert(pull, to_create, now)
-    if to_update:
-        # INSERT … ON CONFLICT DO UPDATE on the unique (connection, data_type, remote_id):
-        # one plain statement, where bulk_update would build a CASE per column and row.
-        Record.objects.bulk_create(
-            to_update,
-            batch_size=BATCH_SIZE,
-            update_conflicts=True,
-            unique_fields=["connection", "data_type", "remote_id"],
-            update_fields=UPDATE_FIELDS,
-        )
-    result.created = len(to_create)
-    result.updated = len(to_update)
-    result.unchanged = result.fetched - result.created - result.updated
-    return result
-
-
 INSERT_FIELDS = (
     "connection",
     "data_type",
@@ -177,68 +61,210 @@ INSERT_FIELDS = (
     "created_at",
     "updated_at",
 )
+UNIQUE_FIELDS = ("connection", "data_type", "remote_id")
+BATCH_SIZE = 500
+SELECT_BATCH = 900  # remote ids per lookup: under SQLite's oldest parameter limit (999)
+# Field lengths of Record: a platform sending a longer value must not fail the page.
+LIMITS = {"remote_id": 100, "number": 100, "name": 300, "currency": 3, "status": 40, "related_id": 100}
+
+# json.dumps builds an encoder per call; the hash needs the same canonical text every time.
+_to_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
 
 
-def _insert(pull, rows, now):
-    """Insert new records with one executemany: (remote_id, digest, JSON text, NormalizedRecord) rows.
+@dataclass
+class PageResult:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
 
-    A first sync is mostly inserts, and `bulk_create` spends about as long preparing
-    each of the 19 values of a row through its field as the database spends storing
-    it; here each value is adapted once, by the same backend operations the fields use.
+
+def encode(record) -> tuple[str, str]:
+    """(content hash, attributes as JSON text) of a NormalizedRecord.
+
+    The hash covers the normalized fields and every attribute as received, so any
+    change the platform makes (even to a field we do not show) counts as an update;
+    keys are sorted, so their order does not. The JSON text is made once: hashed
+    here, and stored as is. The formula must not change: stored hashes are compared
+    with it, and a new formula would rewrite every record once.
     """
-    db = connections[router.db_for_write(Record)]
-    ops = db.ops
-    meta = Record._meta
-    fields = [meta.get_field(name) for name in INSERT_FIELDS]
-    table = ops.quote_name(meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-    connection_id = meta.get_field("connection").get_db_prep_save(pull.connection_id, db)
-    amount = meta.get_field("total")
-    attributes = meta.get_field("attributes")
-    stamp = ops.adapt_datetimefield_value(now)
-    # SQLite keeps JSON as text: the text already made for the hash goes in as it is.
-    json_as_text = db.vendor == "sqlite"
-    values = []
-    for remote_id, digest, text, record in rows:
-        values.append(
-            (
-                connection_id,
-                pull.data_type,
-                remote_id,
-                (record.number or "")[: LIMITS["number"]],
-                (record.name or "")[: LIMITS["name"]],
-                ops.adapt_datefield_value(record.issued_on),
-                ops.adapt_datefield_value(record.due_on),
-                ops.adapt_datetimefield_value(record.modified_at),
-                amount.get_db_prep_save(record.total, db),
-                amount.get_db_prep_save(record.balance, db),
-                (record.currency or "")[: LIMITS["currency"]],
-                (record.status or "")[: LIMITS["status"]],
-                str(record.related_id or "")[: LIMITS["related_id"]],
-                text if json_as_text else attributes.get_db_prep_save(record.attributes, db),
-                digest,
-                False,
-                pull.pk,
-                stamp,
-                stamp,
-            )
+    text = _to_json(record.attributes)
+    head = repr(
+        (
+            record.number,
+            record.name,
+            record.issued_on,
+            record.due_on,
+            record.modified_at,
+            record.total,
+            record.balance,
+            record.currency,
+            record.status,
+            record.related_id,
         )
-    with db.cursor() as cursor:
-        cursor.executemany(sql, values)
+    )
+    return hashlib.sha256(f"{head}\n{text}".encode()).hexdigest(), text
 
 
-def mark_missing_deleted(pull, seen: set) -> int:
+def content_hash(record) -> str:
+    return encode(record)[0]
+
+
+class PageStore:
+    """Stores the pages of one pull: remembers the ids read and whether the book started empty."""
+
+    def __init__(self, pull):
+        self.pull = pull
+        self.db = connections[router.db_for_write(Record)]
+        self.seen = set()  # remote ids read: for deletion marking and de-duplication
+        ops = self.db.ops
+        meta = Record._meta
+        self.ops = ops
+        self.connection_id = meta.get_field("connection").get_db_prep_save(pull.connection_id, self.db)
+        self._amount_field = meta.get_field("total")
+        self._json_as_text = self.db.vendor != "postgresql"
+
+        def column(name):
+            return ops.quote_name(meta.get_field(name).column)
+
+        table = ops.quote_name(meta.db_table)
+        # PostgreSQL keeps JSON as jsonb: the text made for the hash is cast there, not dumped again.
+        placeholders = ["%s::jsonb" if n == "attributes" and not self._json_as_text else "%s" for n in INSERT_FIELDS]
+        updates = ", ".join(f"{column(n)} = excluded.{column(n)}" for n in UPDATE_FIELDS)
+        # New and changed records in one statement: the unique (connection, data_type,
+        # remote_id) turns a changed one into an update that keeps its created_at.
+        self.upsert_sql = (
+            f"INSERT INTO {table} ({', '.join(column(n) for n in INSERT_FIELDS)}) "
+            f"VALUES ({', '.join(placeholders)}) "
+            f"ON CONFLICT ({', '.join(column(n) for n in UNIQUE_FIELDS)}) DO UPDATE SET {updates}"
+        )
+        self.select_sql = (
+            f"SELECT {column('remote_id')}, {column('content_hash')}, {column('is_deleted')} FROM {table} "
+            f"WHERE {column('connection')} = %s AND {column('data_type')} = %s AND {column('remote_id')} IN "
+        )
+        # Nothing stored yet: every record read is new, and none can go missing.
+        self.started_empty = not Record.objects.filter(
+            connection_id=pull.connection_id, data_type=pull.data_type
+        ).exists()
+
+    def compare(self, page) -> tuple[PageResult, list]:
+        """Counts of one page and the rows to write (new and changed records); reads only.
+
+        A record repeated by a later page (platforms shift their windows when data
+        changes while paging) is counted and written once.
+        """
+        incoming = {}
+        seen = self.seen
+        for record in page:
+            remote_id = str(record.id)[: LIMITS["remote_id"]]
+            if remote_id in seen or remote_id in incoming:
+                continue
+            incoming[remote_id] = record
+        seen.update(incoming)
+        result = PageResult(fetched=len(incoming))
+        stored = {} if self.started_empty or not incoming else self._stored(list(incoming))
+        rows = []
+        now = None
+        for remote_id, record in incoming.items():
+            digest, text = encode(record)
+            row = stored.get(remote_id)
+            if row is None:
+                result.created += 1
+            elif row[0] != digest or row[1]:  # changed, or back after a full read had marked it deleted
+                result.updated += 1
+            else:
+                continue
+            if now is None:
+                now = self.ops.adapt_datetimefield_value(timezone.now())
+            rows.append(self._row(remote_id, digest, text, record, now))
+        result.unchanged = result.fetched - result.created - result.updated
+        return result, rows
+
+    def _stored(self, remote_ids) -> dict:
+        stored = {}
+        with self.db.cursor() as cursor:
+            for start in range(0, len(remote_ids), SELECT_BATCH):
+                batch = remote_ids[start : start + SELECT_BATCH]
+                cursor.execute(
+                    f"{self.select_sql}({', '.join(['%s'] * len(batch))})",
+                    [self.connection_id, self.pull.data_type, *batch],
+                )
+                for remote_id, digest, is_deleted in cursor.fetchall():
+                    stored[remote_id] = (digest, is_deleted)
+        return stored
+
+    def _amount(self, value):
+        # A Decimal goes in as it is (what DecimalField would hand over); anything else takes the field's way.
+        if value is None or (type(value) is Decimal and value.is_finite()):
+            return value
+        return self._amount_field.get_db_prep_save(value, self.db)
+
+    def _row(self, remote_id, digest, text, record, now):
+        ops = self.ops
+        return (
+            self.connection_id,
+            self.pull.data_type,
+            remote_id,
+            (record.number or "")[: LIMITS["number"]],
+            (record.name or "")[: LIMITS["name"]],
+            ops.adapt_datefield_value(record.issued_on),
+            ops.adapt_datefield_value(record.due_on),
+            ops.adapt_datetimefield_value(record.modified_at),
+            self._amount(record.total),
+            self._amount(record.balance),
+            (record.currency or "")[: LIMITS["currency"]],
+            (record.status or "")[: LIMITS["status"]],
+            str(record.related_id or "")[: LIMITS["related_id"]],
+            text,
+            digest,
+            False,
+            self.pull.pk,
+            now,  # created_at: an update keeps the stored one
+            now,
+        )
+
+    def write(self, rows):
+        """Insert or rewrite rows made by `compare`. Call inside a transaction."""
+        with self.db.cursor() as cursor:
+            for start in range(0, len(rows), BATCH_SIZE):
+                cursor.executemany(self.upsert_sql, rows[start : start + BATCH_SIZE])
+
+
+def upsert_page(store, page, save_progress) -> PageResult:
+    """Store one page and its progress together; returns the page's counts.
+
+    New and changed records are written in one transaction with `save_progress(result)`,
+    so a crash leaves whole pages and counts that match them, and an exception from
+    `save_progress` (the pull was cancelled) rolls the page back. A page with nothing
+    to write saves its progress alone, without a write transaction.
+    """
+    result, rows = store.compare(page)
+    if rows:
+        with transaction.atomic(using=store.db.alias):
+            store.write(rows)
+            save_progress(result)
+    else:
+        save_progress(result)
+    return result
+
+
+def mark_missing_deleted(store) -> int:
     """After a complete full read: flag stored records the platform no longer lists.
 
-    They are kept (support may need them) with `is_deleted=True`. Streams the stored
+    They are kept (support may need them) with `is_deleted=True`. Every record read
+    is stored and not deleted by now, so when the stored count equals the ids read
+    nothing is missing and the ids are not listed at all. Otherwise streams the stored
     ids rather than sending `seen` to the database, which would exceed SQLite's
     parameter limit on large books. Returns how many were flagged.
     """
-    stored = Record.objects.filter(
-        connection_id=pull.connection_id, data_type=pull.data_type, is_deleted=False
-    ).values_list("pk", "remote_id")
-    gone = [pk for pk, remote_id in stored.iterator(chunk_size=2000) if remote_id not in seen]
+    pull, seen = store.pull, store.seen
+    if store.started_empty:
+        return 0  # everything stored was read by this pull
+    stored = Record.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type, is_deleted=False)
+    if stored.count() == len(seen):
+        return 0
+    ids = stored.values_list("pk", "remote_id")
+    gone = [pk for pk, remote_id in ids.iterator(chunk_size=2000) if remote_id not in seen]
     now = timezone.now()
     for start in range(0, len(gone), BATCH_SIZE):
         Record.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(

@@ -11,11 +11,7 @@ from .pulls import sync
 
 def run_pull(pull_id):
     """Run one queued pull; returns its final status (shown in django-q2's task list)."""
-    pull = (
-        PullOperation.objects.select_related("connection__integration", "connection__company")
-        .filter(pk=pull_id)
-        .first()
-    )
+    pull = PullOperation.objects.filter(pk=pull_id).first()  # sync() reads its connection itself
     if pull is None:
         return "gone"  # the connection was deleted while its pull waited
     return sync(pull).status
