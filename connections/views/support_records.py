@@ -28,7 +28,7 @@ def record_list(request, pk, data_type):
     query = form.value("q").strip()
     if query:
         records = records.filter(Q(number__icontains=query) | Q(name__icontains=query) | Q(remote_id__icontains=query))
-    totals = records.aggregate(count=Count("pk"), total=Sum("total"), balance=Sum("balance"))
+    totals = totals_by_currency(records)
     sort = form.value("sort") or default_sort
     ordered = records.order_by(RECORD_SORTS[sort][0], "pk").defer("attributes")
     ctx = {
@@ -47,6 +47,25 @@ def record_list(request, pk, data_type):
         "page": window(ordered, request, PER_PAGE, total=totals["count"]),
     }
     return render(request, "connections/record_list.html", ctx)
+
+
+HOME_CURRENCY = "GBP"  # a record without a currency is shown in pounds (portal_tags.money), so summed with them
+
+
+def totals_by_currency(records):
+    """{count, currencies: [{currency, total, balance}]}: amounts are summed per currency, never
+    across currencies (pounds first, then the others by code), in one GROUP BY query."""
+    sums = {}
+    count = 0
+    for row in records.order_by().values("currency").annotate(n=Count("*"), total=Sum("total"), balance=Sum("balance")):
+        count += row["n"]
+        code = (row["currency"] or HOME_CURRENCY).upper()
+        into = sums.setdefault(code, {"currency": code, "total": None, "balance": None})
+        for name in ("total", "balance"):
+            if row[name] is not None:
+                into[name] = (into[name] or 0) + row[name]
+    order = sorted(sums, key=lambda code: (code != HOME_CURRENCY, code))
+    return {"count": count, "currencies": [sums[code] for code in order]}
 
 
 def attribute_tree(value, depth=0):

@@ -77,6 +77,36 @@ def test_it_lists_records_newest_first_with_totals_in_pounds(support_client, boo
     assert 'id="total-balance">£50.00<' in html
 
 
+def test_it_sums_amounts_per_currency_never_across_them(support_client, books):
+    connection, _ = books
+    factory.make_record(
+        connection, remote_id="201", total=Decimal("1000.00"), balance=Decimal("234.00"), currency="EUR"
+    )
+    factory.make_record(connection, remote_id="202", total=Decimal("234.00"), balance=Decimal("0"), currency="EUR")
+    factory.make_record(connection, remote_id="203", total=Decimal("5.00"), balance=Decimal("5.00"), currency="GBP")
+    factory.make_record(connection, remote_id="204", total=Decimal("70.00"), balance=Decimal("7.00"), currency="USD")
+    response = support_client.get(url(connection))
+    totals = response.context["totals"]
+    assert totals["count"] == 7
+    # Pounds first (no currency counts as pounds, as each row shows it), then the others by code.
+    assert [(c["currency"], c["total"], c["balance"]) for c in totals["currencies"]] == [
+        ("GBP", Decimal("2615.50"), Decimal("55.00")),
+        ("EUR", Decimal("1234.00"), Decimal("234.00")),
+        ("USD", Decimal("70.00"), Decimal("7.00")),
+    ]
+    html = response.content.decode()
+    assert 'id="total-amount">£2,615.50 · EUR 1,234.00 · USD 70.00<' in html
+    assert 'id="total-balance">£55.00 · EUR 234.00 · USD 7.00<' in html
+    assert "per currency" in html
+
+
+def test_it_shows_zero_pounds_when_nothing_matches(support_client, books):
+    connection, _ = books
+    html = support_client.get(url(connection), {"q": "nothing-like-this"}).content.decode()
+    assert 'id="total-count">0<' in html
+    assert 'id="total-amount">£0.00<' in html and 'id="total-balance">£0.00<' in html
+
+
 def test_it_shows_deleted_records_on_request(support_client, books):
     connection, _ = books
     response = support_client.get(url(connection) + "?deleted=on")
@@ -166,8 +196,8 @@ def test_it_runs_a_bounded_number_of_queries_whatever_the_size(
     connection = factory.make_connection()
     page = url(connection)
     for count in (3, 300):
-        for i in range(count):
-            factory.make_record(connection, remote_id=f"{count}-{i}")
+        for i in range(count):  # in many currencies: still one totals query
+            factory.make_record(connection, remote_id=f"{count}-{i}", currency=f"C{i % 40:02d}")
         with django_assert_max_num_queries(8):
             assert support_client.get(page).status_code == 200
         record = connection.records.first()
