@@ -288,6 +288,55 @@ def _data_type_diagnoses(connection, rows, now):
     return found
 
 
+def _labels(rows):
+    names = [row.label for row in rows]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _first_sync_diagnosis(connection, rows, now):
+    """A Linked connection with no successful pull of any data type yet: where its first sync is.
+
+    Not an error, but not "nothing is wrong" either: support is asked exactly when the data
+    has not arrived, and the answer is in the pulls' state.
+    """
+    if connection.status != S.LINKED or not rows or any(row.last_success for row in rows):
+        return None
+    by_state = {"running": [], "queued": [], "failed": [], "not run": []}
+    for row in rows:
+        if row.current_status in (PullStatus.FETCHING, PullStatus.PROCESSING):
+            by_state["running"].append(row)
+        elif row.current_status == PullStatus.QUEUED:
+            by_state["queued"].append(row)
+        elif row.failures_in_row:
+            by_state["failed"].append(row)
+        else:
+            by_state["not run"].append(row)
+    wording = {
+        "running": "is running for {}",
+        "queued": "is queued for {}",
+        "failed": "failed for {}",
+        "not run": "has not run yet for {}",
+    }
+    parts = [wording[state].format(_labels(found)) for state, found in by_state.items() if found]
+    linked = moment(connection.linked_at or connection.status_changed_at, now)
+    sentence = f"Linked on {linked}; no data has synced yet: the first sync " + "; it ".join(parts)
+    if by_state["running"]:
+        pulls = ", ".join(f"pull {row.latest_pull.pk}" for row in by_state["running"] if row.latest_pull)
+        action = f"nothing to do: the data appears as each pull completes ({pulls}: progress on the pull's page)."
+        return Diagnosis("info", sentence, action)
+    if by_state["queued"]:
+        action = (
+            "nothing to do while a worker picks the pulls up; if they stay queued for long, check that "
+            "the worker runs (the watchdog offers queued pulls again)."
+        )
+        return Diagnosis("info", sentence, action)
+    if by_state["failed"]:
+        return Diagnosis("warn", sentence, "read the failures below, fix the cause, then refresh the data.")
+    due = [row.next_pull.at for row in rows if row.next_pull.at]
+    later = f", or wait for the schedule ({moment(min(due), now)})" if due else ""
+    return Diagnosis("warn", sentence, f"refresh the data to start it now{later}.")
+
+
 def diagnose(connection, rows, stuck=(), now=None) -> list[Diagnosis]:
     """Everything wrong with a connection, most important first; [] when all is well."""
     now = now or timezone.now()
@@ -312,6 +361,10 @@ def diagnose(connection, rows, stuck=(), now=None) -> list[Diagnosis]:
                 "the worker may have stopped: the watchdog will mark it failed and queue it again, or cancel it.",
             )
         )
+    if connection.integration.enabled:  # switched off, the diagnosis above says why nothing runs
+        first_sync = _first_sync_diagnosis(connection, rows, now)
+        if first_sync:
+            found.append(first_sync)
     found.extend(_data_type_diagnoses(connection, rows, now))
     return found
 

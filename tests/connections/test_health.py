@@ -106,7 +106,8 @@ def test_it_warns_about_a_single_failure_without_calling_it_repeated(clearbooks)
     pull = factory.make_pull(connection, "bills", P.INTERNAL_ERROR, error_message="Something broke.")
     factory.make_data_status(connection, "bills", current_status=P.INTERNAL_ERROR, failures_in_row=1, latest_pull=pull)
     connection, rows = rows_of(connection)
-    [found] = health.diagnose(connection, rows, now=NOW)
+    first_sync, found = health.diagnose(connection, rows, now=NOW)  # nothing has synced yet, either
+    assert "the first sync failed for Bills" in first_sync.sentence
     assert found.sentence == "Bills failed once; the last error: Something broke"
     assert found.tone == "warn"
 
@@ -134,6 +135,62 @@ def test_it_is_quiet_about_a_healthy_connection(clearbooks):
         )
     connection, rows = rows_of(connection)
     assert health.diagnose(connection, rows, now=NOW) == []
+
+
+ALL_TYPES = (
+    "Customers, Suppliers, Invoices, Bills, Chart of accounts, Bank accounts, Tracking categories and Payment methods"
+)
+
+
+def test_it_says_the_first_sync_has_not_run_yet_instead_of_nothing_is_wrong(clearbooks, support_client):
+    connection = factory.make_connection(linked_at=NOW - timedelta(minutes=30))
+    connection, rows = rows_of(connection)
+    [found] = health.diagnose(connection, rows, now=NOW)
+    assert (
+        found.sentence
+        == f"Linked on 10 March at 11:30; no data has synced yet: the first sync has not run yet for {ALL_TYPES}"
+    )
+    assert found.action == "refresh the data to start it now, or wait for the schedule (11 March at 11:30)."
+    assert found.tone == "warn"
+    html = support_client.get(reverse("connections:connection-detail", args=[connection.pk])).content.decode()
+    assert "no data has synced yet: the first sync has not run yet for Customers" in html
+    assert "Nothing is wrong" not in html
+
+
+def test_it_says_which_data_types_of_the_first_sync_run_and_wait(clearbooks, support_client):
+    from connections.pulls import claim
+    from connections.queueing import queue_pull
+
+    connection = factory.make_connection(linked_at=NOW - timedelta(minutes=5))
+    pulls = {
+        dt: queue_pull(connection, dt, PullOperation.Trigger.FIRST_LINK, full=True, enqueue=False)[0]
+        for dt in ("customers", "invoices", "bills")
+    }
+    assert claim(pulls["invoices"])
+    connection, rows = rows_of(connection)
+    [found] = health.diagnose(connection, rows, now=NOW)
+    assert found.sentence == (
+        "Linked on 10 March at 11:55; no data has synced yet: the first sync is running for Invoices; "
+        "it is queued for Customers and Bills; it has not run yet for Suppliers, Chart of accounts, Bank accounts, "
+        "Tracking categories and Payment methods"
+    )
+    assert found.action.startswith(
+        f"nothing to do: the data appears as each pull completes (pull {pulls['invoices'].pk}"
+    )
+    assert found.tone == "info"
+    html = support_client.get(reverse("connections:connection-detail", args=[connection.pk])).content.decode()
+    assert "the first sync is running for Invoices" in html and "Nothing is wrong" not in html
+
+
+def test_it_says_the_first_sync_is_queued_when_no_worker_has_taken_it(clearbooks):
+    from connections.queueing import queue_first_link_pulls
+
+    connection = factory.make_connection(linked_at=NOW - timedelta(minutes=5))
+    assert queue_first_link_pulls(connection, enqueue=False)
+    connection, rows = rows_of(connection)
+    [found] = health.diagnose(connection, rows, now=NOW)
+    assert "no data has synced yet: the first sync is queued for Customers" in found.sentence
+    assert "check that the worker runs" in found.action
 
 
 def test_it_tells_the_next_scheduled_pull_from_the_frequency_and_last_success(clearbooks):
