@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count
 from django.utils import timezone
 
 from integrations.models import Integration, SyncSetting
@@ -428,14 +428,6 @@ def _deauthorized(now, limit, integrations):
     )
 
 
-def _linked_and_enabled(integrations):
-    """Checked per data status row (a correlated EXISTS), so the database walks the candidate rows
-    by their own index instead of every linked connection's data statuses. The enabled
-    integrations are few: listed by id, the check is one primary-key probe per row."""
-    enabled = [pk for pk, integration in integrations.items() if integration.enabled]
-    return Exists(Connection.objects.filter(pk=OuterRef("connection_id"), status=S.LINKED, integration_id__in=enabled))
-
-
 def capped_count(queryset, column, cap=COUNT_CAP):
     """How many rows match, counting no further than `cap` (the page says "1,000+").
 
@@ -457,16 +449,14 @@ def values_in_order(model, pks, *fields):
 
 
 def _failing(now, limit, integrations):
-    candidates = sorted(
-        DataStatus.objects.filter(failures_in_row__gte=FAILING_IN_ROW)
-        .filter(_linked_and_enabled(integrations))
-        .order_by()
-        .values_list("failures_in_row", "latest_pull_id", "pk")[:COUNT_CAP],
-        key=lambda row: (-row[0], -(row[1] or 0)),
-    )
+    # Among the rows the schedule runs for (`scheduled`, kept by connections.staleness), most
+    # failures then newest first: the (scheduled, failures_in_row, latest_pull) index alone
+    # answers the entries and the count, never the failures of Deauthorized connections.
+    failing = DataStatus.objects.filter(scheduled=True, failures_in_row__gte=FAILING_IN_ROW)
+    first = list(failing.order_by("-failures_in_row", "-latest_pull_id").values_list("pk", flat=True)[:limit])
     shown = values_in_order(
         DataStatus,
-        [pk for _, _, pk in candidates[:limit]],
+        first,
         "data_type",
         "failures_in_row",
         "connection_id",
@@ -493,7 +483,7 @@ def _failing(now, limit, integrations):
         "failing",
         "Data types failing repeatedly",
         "Read the error on the latest pull, fix the cause, then Refresh that data type.",
-        len(candidates),
+        capped_count(failing, "failures_in_row"),
         items,
     )
 

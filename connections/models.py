@@ -318,6 +318,8 @@ class DataStatus(models.Model):
     # success or the link); null while nothing schedules it (not Linked, integration off,
     # frequency "none"). Kept by connections.staleness where its inputs change.
     stale_after = models.DateTimeField(null=True, blank=True, editable=False)
+    # Its connection is Linked and its integration on; kept by connections.staleness too.
+    scheduled = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["connection", "data_type"]
@@ -331,13 +333,15 @@ class DataStatus(models.Model):
             models.Index(fields=["failures_in_row"], name="data_status_failures_idx"),
             # Stale data, most overdue first, less the failing ones: the index alone answers.
             models.Index(fields=["stale_after", "failures_in_row"], name="data_status_stale_after_idx"),
+            # Data types failing in a row where the schedule runs, most failures (then newest) first.
+            models.Index(fields=["scheduled", "failures_in_row", "latest_pull"], name="data_status_failing_idx"),
         ]
 
     def __str__(self):
         return f"{self.connection_id}/{self.data_type}: {self.current_status}"
 
     def save(self, *args, **kwargs):
-        """Saved whole, or its last success saved, `stale_after` is recomputed by the database.
+        """Saved whole, or its last success saved, `stale_after` (and `scheduled`) are recomputed by the database.
 
         Partial saves of other fields (queueing marks a row Queued) leave it alone: no input changed.
         """
@@ -347,4 +351,6 @@ class DataStatus(models.Model):
             from .staleness import refresh_data_status
 
             refresh_data_status(self.connection_id, self.data_type)
-            self.stale_after = DataStatus.objects.filter(pk=self.pk).values_list("stale_after", flat=True).get()
+            self.stale_after, self.scheduled = (
+                DataStatus.objects.filter(pk=self.pk).values_list("stale_after", "scheduled").get()
+            )

@@ -1,4 +1,7 @@
-"""`DataStatus.stale_after`: when a data type's data becomes stale, kept current where its inputs change.
+"""`DataStatus.stale_after` and `scheduled`: kept current where their inputs change.
+
+`scheduled` says the schedule runs for the row: its connection is Linked and its integration
+is on (the dashboard lists failing data types among these, from one index).
 
 Data is stale when no pull succeeded within twice its data type's interval, counted from
 the last success or, before the first one, from the link time. That only applies while
@@ -80,9 +83,24 @@ def stale_after_expression(settings, apps=None):
     return Case(*branches, default=None, output_field=DateTimeField())
 
 
-def refresh(rows, settings, apps=None) -> int:
-    """Recompute `stale_after` of the data statuses in `rows` from the sync settings that can apply to them."""
-    return rows.update(stale_after=stale_after_expression(list(settings), apps))
+def scheduled_expression(apps=None):
+    """The value of `scheduled`: the row's connection is Linked and its integration on."""
+    _, Connection, _ = _models(apps)
+    return Exists(Connection.objects.filter(pk=OuterRef("connection_id"), status=LINKED, integration__enabled=True))
+
+
+FIELDS = ("scheduled", "stale_after")
+
+
+def refresh(rows, settings, apps=None, fields=FIELDS) -> int:
+    """Recompute `scheduled` and `stale_after` of the data statuses in `rows` from the sync settings
+    that can apply to them (`fields`: only these, for a migration that predates the other)."""
+    values = {}
+    if "scheduled" in fields:
+        values["scheduled"] = scheduled_expression(apps)
+    if "stale_after" in fields:
+        values["stale_after"] = stale_after_expression(list(settings), apps)
+    return rows.update(**values)
 
 
 def refresh_data_status(connection_id, data_type) -> int:
@@ -110,7 +128,7 @@ def refresh_integration(integration, data_types=None) -> int:
     return refresh(rows, settings)
 
 
-def refresh_all(apps=None) -> int:
-    """Every data status: the migration's backfill, and after loading rows in bulk (benchmarks)."""
+def refresh_all(apps=None, fields=FIELDS) -> int:
+    """Every data status: the migrations' backfill, and after loading rows in bulk (benchmarks)."""
     DataStatus, _, SyncSetting = _models(apps)
-    return refresh(DataStatus.objects.all(), SyncSetting.objects.all(), apps)
+    return refresh(DataStatus.objects.all(), SyncSetting.objects.all(), apps, fields)

@@ -7,7 +7,7 @@ def backfill(apps, schema_editor):
     """Every existing data status gets its stale_after from the rows as they are now."""
     from connections.staleness import refresh_all
 
-    refresh_all(apps)
+    refresh_all(apps, fields=("stale_after",))  # `scheduled` comes in 0004
 
 
 class Migration(migrations.Migration):

@@ -1,5 +1,5 @@
-"""DataStatus.stale_after is kept current where its inputs change: creation, a completed pull, a status
-move, the integration switch and a frequency change; the migration's backfill computes the same."""
+"""DataStatus.stale_after and .scheduled are kept current where their inputs change: creation, a completed
+pull, a status move, the integration switch and a frequency change; the migrations' backfill computes the same."""
 
 import importlib
 from datetime import timedelta
@@ -31,6 +31,14 @@ def stale_after(connection, data_type="invoices"):
     return DataStatus.objects.get(connection=connection, data_type=data_type).stale_after
 
 
+def scheduled(connection, data_type="invoices"):
+    return DataStatus.objects.get(connection=connection, data_type=data_type).scheduled
+
+
+def failing_totals():
+    return [g.total for g in health.needs_attention() if g.kind == "failing"]
+
+
 def stale_companies():
     return [i.company for g in health.needs_attention() if g.kind == "stale" for i in g.items]
 
@@ -60,23 +68,28 @@ def test_it_is_null_while_not_linked_and_counts_from_the_relink(clearbooks):
     connection = factory.make_connection(linked_at=old)
     factory.make_data_status(connection, "invoices")
     assert stale_after(connection) == old + 2 * DAY
+    assert scheduled(connection)
     status.move(connection, S.DEAUTHORIZED, reason="Clear Books answered Login Failed.")
-    assert stale_after(connection) is None
+    assert (stale_after(connection), scheduled(connection)) == (None, False)
     status.move(connection, S.LINKED, reason="Relinked.")
     assert stale_after(connection) == connection.linked_at + 2 * DAY
+    assert scheduled(connection)
     status.move(connection, S.UNLINKED, reason="Unlinked by an admin.")
-    assert stale_after(connection) is None
+    assert (stale_after(connection), scheduled(connection)) == (None, False)
 
 
 def test_it_is_null_while_the_integration_is_off(clearbooks, admin_user):
     linked_at = timezone.now() - 5 * DAY
     connection = factory.make_connection(linked_at=linked_at)
     factory.make_data_status(connection, "invoices")
+    factory.make_data_status(connection, "bills", failures_in_row=4)
+    assert failing_totals() == [1]
     services.set_enabled(clearbooks, False, admin_user)
-    assert stale_after(connection) is None
-    assert stale_companies() == []
+    assert (stale_after(connection), scheduled(connection)) == (None, False)
+    assert stale_companies() == [] and failing_totals() == []
     services.set_enabled(clearbooks, True, admin_user)
     assert stale_after(connection) == linked_at + 2 * DAY
+    assert scheduled(connection) and failing_totals() == [1]
 
 
 def test_it_follows_the_frequency_and_is_null_for_none(clearbooks, admin_user):
@@ -94,6 +107,7 @@ def test_it_follows_the_frequency_and_is_null_for_none(clearbooks, admin_user):
     assert stale_after(connection, "bills") == last + 2 * DAY  # its own frequency, unchanged
     save("none")
     assert stale_after(connection) is None
+    assert scheduled(connection)  # refreshed by hand only: never stale, but its failures still count
     save("hourly")
     assert stale_after(connection) == last + timedelta(hours=2)
 
@@ -106,9 +120,10 @@ def test_the_backfill_computes_what_the_maintenance_keeps(clearbooks):
     factory.make_data_status(never, "invoices")
     gone = factory.make_connection(status=S.UNLINKED)
     factory.make_data_status(gone, "invoices", last_successful_sync_at=now - 9 * DAY)
-    kept = dict(DataStatus.objects.values_list("pk", "stale_after"))
-    DataStatus.objects.update(stale_after=None)
-    migration = importlib.import_module("connections.migrations.0003_data_status_stale_after")
-    migration.backfill(apps, None)
-    assert dict(DataStatus.objects.values_list("pk", "stale_after")) == kept
+    kept = {pk: rest for pk, *rest in DataStatus.objects.values_list("pk", "stale_after", "scheduled")}
+    assert sorted(s for _, s in kept.values()) == [False, True, True]
+    DataStatus.objects.update(stale_after=None, scheduled=False)
+    for name in ("0003_data_status_stale_after", "0004_data_status_scheduled"):
+        importlib.import_module(f"connections.migrations.{name}").backfill(apps, None)
+    assert {pk: rest for pk, *rest in DataStatus.objects.values_list("pk", "stale_after", "scheduled")} == kept
     assert (stale_after(fine), stale_after(never), stale_after(gone)) == (now + DAY, now - 7 * DAY, None)
