@@ -107,21 +107,25 @@ def claim(pull) -> bool:
         "modified_since": since,
         "expected_records": expected_records(pull, mode),
     }
-    if not PullOperation.objects.filter(pk=pull.pk, status=P.QUEUED).update(**changes):
-        return False
-    for name, value in changes.items():
-        setattr(pull, name, value)
-    status = {"current_status": P.FETCHING, "latest_pull_id": pull.pk}
-    if not DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type).update(**status):
-        DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type, defaults=status)
-    how = "full" if mode == PullOperation.Mode.FULL else f"changes since {since:%Y-%m-%d %H:%M}"
-    record_event(
-        pull.connection,
-        ConnectionEvent.Kind.PULL_STARTED,
-        f"{pull.data_type}: pull {pull.pk} started ({how}).",
-        pull=pull,
-        detail={"mode": mode, "modified_since": since.isoformat() if since else None},
-    )
+    with transaction.atomic():  # one commit for the claim, its data status and its timeline entry
+        if not PullOperation.objects.filter(pk=pull.pk, status=P.QUEUED).update(**changes):
+            return False
+        for name, value in changes.items():
+            setattr(pull, name, value)
+        status = {"current_status": P.FETCHING, "latest_pull_id": pull.pk}
+        rows = DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
+        if not rows.update(**status):
+            DataStatus.objects.get_or_create(
+                connection_id=pull.connection_id, data_type=pull.data_type, defaults=status
+            )
+        how = "full" if mode == PullOperation.Mode.FULL else f"changes since {since:%Y-%m-%d %H:%M}"
+        record_event(
+            pull.connection,
+            ConnectionEvent.Kind.PULL_STARTED,
+            f"{pull.data_type}: pull {pull.pk} started ({how}).",
+            pull=pull,
+            detail={"mode": mode, "modified_since": since.isoformat() if since else None},
+        )
     return True
 
 
@@ -137,8 +141,12 @@ def decide_mode(pull):
     data_type = pull.connection.integration.provider.data_type(pull.data_type)
     if pull.mode == PullOperation.Mode.FULL or data_type is None or not data_type.incremental:
         return full
-    status = DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type).first()
-    if status is None or status.last_successful_started_at is None:
+    last_started = (
+        DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
+        .values_list("last_successful_started_at", flat=True)
+        .first()
+    )
+    if last_started is None:
         return full
     last_full = (
         PullOperation.objects.filter(
@@ -154,7 +162,7 @@ def decide_mode(pull):
     if last_full is None or last_full < timezone.now() - timedelta(days=settings.SYNC_FULL_RESCAN_DAYS):
         return full
     overlap = timedelta(minutes=settings.SYNC_INCREMENTAL_OVERLAP_MINUTES)
-    return PullOperation.Mode.INCREMENTAL, status.last_successful_started_at - overlap
+    return PullOperation.Mode.INCREMENTAL, last_started - overlap
 
 
 def expected_records(pull, mode):

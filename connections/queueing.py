@@ -36,11 +36,11 @@ def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue
             pull = PullOperation.objects.create(
                 connection=connection, data_type=data_type, trigger=trigger, requested_by=user, mode=mode
             )
-            DataStatus.objects.update_or_create(
-                connection=connection,
-                data_type=data_type,
-                defaults={"current_status": PullOperation.Status.QUEUED, "latest_pull": pull},
-            )
+            # A filtered update, not update_or_create: that saves every date field of the row
+            # and so recomputes its stale_after, although queueing changes none of its inputs.
+            status = {"current_status": PullOperation.Status.QUEUED, "latest_pull": pull}
+            if not DataStatus.objects.filter(connection=connection, data_type=data_type).update(**status):
+                DataStatus.objects.get_or_create(connection=connection, data_type=data_type, defaults=status)
             record_event(
                 connection,
                 ConnectionEvent.Kind.PULL_QUEUED,

@@ -142,10 +142,12 @@ class PageStore:
             f"SELECT {column('remote_id')}, {column('content_hash')}, {column('is_deleted')} FROM {table} "
             f"WHERE {column('connection')} = %s AND {column('data_type')} = %s AND {column('remote_id')} IN "
         )
-        # Nothing stored yet: every record read is new, and none can go missing.
-        self.started_empty = not Record.objects.filter(
-            connection_id=pull.connection_id, data_type=pull.data_type
-        ).exists()
+        # Nothing stored yet (a first full read): every record read is new, and none can go
+        # missing. Not asked for an incremental read, whose few records are looked up anyway.
+        self.started_empty = (
+            pull.mode == pull.Mode.FULL
+            and not Record.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type).exists()
+        )
 
     def compare(self, page) -> tuple[PageResult, list]:
         """Counts of one page and the rows to write (new and changed records); reads only.
