@@ -401,7 +401,7 @@ class AttentionItem:
 # one query for all groups: the list costs the same per entry on any database size.
 
 
-def _deauthorized(now, limit, integrations):
+def _deauthorized(now, limit, integrations, total=None):
     rows = Connection.objects.filter(status=S.DEAUTHORIZED)
     shown = rows.order_by("-status_changed_at").values_list(
         "pk", "company__name", "integration_id", "status_changed_at"
@@ -423,7 +423,7 @@ def _deauthorized(now, limit, integrations):
         "deauthorized",
         "Deauthorized connections",
         "The company must relink: open the connection and send them a new Link URL.",
-        capped_count(rows, "status"),
+        capped_count(rows, "status") if total is None else min(total, COUNT_CAP),
         items,
     )
 
@@ -536,7 +536,11 @@ def stuck_pulls(now=None):
     status index, whatever the size of the history.
     """
     now = now or timezone.now()
-    running = PullOperation.objects.filter(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING]).order_by()
+    running = (
+        PullOperation.objects.filter(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING])
+        .only("connection_id", "data_type", "status", "requested_at", "started_at", "heartbeat_at")
+        .order_by()
+    )
     return sorted((p for p in running if is_stuck(p, now)), key=lambda p: p.requested_at)
 
 
@@ -567,11 +571,19 @@ def _stuck(now, limit, integrations):
     )
 
 
-def needs_attention(now=None, limit=ATTENTION_LIMIT) -> list[AttentionGroup]:
-    """The dashboard's list, by kind; each group holds its total and its first `limit` entries."""
+def needs_attention(now=None, limit=ATTENTION_LIMIT, counts=None) -> list[AttentionGroup]:
+    """The dashboard's list, by kind; each group holds its total and its first `limit` entries.
+
+    `counts` (connection_counts(), when the caller has them) gives the Deauthorized total.
+    """
     now = now or timezone.now()
     integrations = Integration.objects.in_bulk()  # a handful of rows: names, key labels, which are on
-    groups = [kind(now, limit, integrations) for kind in (_deauthorized, _failing, _stale, _stuck)]
+    groups = [
+        _deauthorized(now, limit, integrations, counts[S.DEAUTHORIZED] if counts else None),
+        _failing(now, limit, integrations),
+        _stale(now, limit, integrations),
+        _stuck(now, limit, integrations),
+    ]
     return [g for g in groups if g.total]
 
 

@@ -107,13 +107,14 @@ def dashboard(request):
     now = timezone.now()
     buckets, by_status, start = pull_outcomes(now)
     totals = {label: sum(b[label] for b in buckets) for label, _, _ in OUTCOMES}
+    counts = health.connection_counts()
     ctx = {
-        "connection_counts": health.connection_counts(),
+        "connection_counts": counts,
         "chart": outcome_chart(buckets, start),
         "outcome_totals": totals,
         "pulls_by_status": sorted(by_status.items(), key=lambda item: -item[1]),
         "pull_total": sum(totals.values()),
         "since": start,
-        "attention": health.needs_attention(now),
+        "attention": health.needs_attention(now, counts=counts),
     }
     return render(request, "connections/dashboard.html", ctx)
