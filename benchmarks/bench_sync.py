@@ -304,7 +304,9 @@ def verdict(met):
 
 def main(args):
     parser = argparse.ArgumentParser(prog="bench_sync", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="floor and sync runs per scale, alternated (median)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="floor and sync runs per scale, alternated (median; the machine is noisy)"
+    )
     parser.add_argument("--naive-invoices", type=int, default=1000, help="invoices the naive loop stores (x100)")
     parser.add_argument("--naive-entities", type=int, default=500, help="customers the naive loop stores (<=1000)")
     parser.add_argument("--no-double", action="store_true", help="skip the 2x run (memory flatness)")
@@ -321,6 +323,7 @@ def main(args):
             path.unlink()
     env.pop("CLEARBOOKS_WSDL_URL", None)
     bench_started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     run_child(env, "setup")
     sandbox, base_url = start_sandbox(env)
     env["CLEARBOOKS_WSDL_URL"] = f"{base_url}/api/accounting/wsdl/"
@@ -340,7 +343,8 @@ def main(args):
         naive = run_child(env, "naive", base_url, 1, options.naive_invoices, options.naive_entities)
     finally:
         stop_sandbox(sandbox)
-    report(results, naive, options.repeat, env["DATABASE_URL"], time.perf_counter() - bench_started)
+    loads = (load_before, os.getloadavg()[0])
+    report(results, naive, options.repeat, env["DATABASE_URL"], time.perf_counter() - bench_started, loads)
 
 
 def _median(values):
@@ -378,7 +382,7 @@ def summarise(runs):
     }
 
 
-def report(results, naive, repeat, database, total_seconds):
+def report(results, naive, repeat, database, total_seconds, loads):
     one = summarise(results[1])
     records = sum(one["records"][n]["fetched"] for n in DATA_TYPES)
     floor_s, sync_s = one["floor_total"], one["full_total"]
@@ -421,14 +425,14 @@ def report(results, naive, repeat, database, total_seconds):
     print("Re-syncs after 1% changed (last run's counts):")
     row = example["resync_invoices"]
     print(
-        f"  invoices   {one['resync_invoices']:6.2f}s  ({row['mode']}: {row['fetched']:,} read, "
+        f"  invoices   {one['resync_invoices']:7.3f}s  ({row['mode']}: {row['fetched']:,} read, "
         f"{row['updated']:,} updated, {row['unchanged']:,} unchanged); invoice floor {one['floor']['invoices']:.2f}s"
     )
     for name in ENTITIES:
         row = example["resync_entities"][name]
         print(
-            f"  {name:<10} {one['resync_entities'][name]:6.2f}s  ({row['mode']}: {row['fetched']:,} read, "
-            f"{row['updated']:,} updated); full sync {one['full'][name]:.2f}s"
+            f"  {name:<10} {one['resync_entities'][name]:7.3f}s  ({row['mode']}: {row['fetched']:,} read, "
+            f"{row['updated']:,} updated); full sync {one['full'][name]:.3f}s"
         )
     print()
 
@@ -469,7 +473,8 @@ def report(results, naive, repeat, database, total_seconds):
     goals.append(("every run counted exactly: all created on the full sync, only the changed updated after", exact))
     for text, met in goals:
         print(f"{verdict(met)}  {text}")
-    print(f"\n(bench took {total_seconds:.0f}s)")
+    # Other work on the machine slows either side at random: the medians say less when this is high.
+    print(f"\n(bench took {total_seconds:.0f}s; load average {loads[0]:.2f} before, {loads[1]:.2f} after)")
 
 
 if __name__ == "__main__":
