@@ -26,7 +26,9 @@ from .staleness import STALE_FACTOR  # the rule the dashboard's stored stale_aft
 
 # A data type is "failing repeatedly" from this many failed pulls in a row.
 FAILING_IN_ROW = 3
-ATTENTION_LIMIT = 10
+# The most urgent entries per group; the heading gives the total. A dashboard summarises:
+# the pages it links to hold the rest.
+ATTENTION_LIMIT = 5
 COUNT_CAP = 1000  # the dashboard counts entries up to here ("1,000+"), so it costs the same on any size
 
 S = Connection.Status

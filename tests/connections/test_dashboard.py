@@ -61,3 +61,13 @@ def test_it_lists_what_needs_attention_with_links_and_next_actions(support_clien
 
 def test_it_says_when_nothing_needs_attention(support_client, clearbooks):
     assert "Nothing needs attention" in support_client.get(URL).content.decode()
+
+
+def test_it_shows_the_most_recent_few_of_a_long_list_and_says_how_many_there_are(support_client, clearbooks):
+    for _ in range(7):
+        factory.make_connection(status=S.DEAUTHORIZED)
+    html = support_client.get(URL).content.decode()
+    start = html.index('id="attention-deauthorized"')
+    group = html[start : html.index("</ul>", start)]
+    assert group.count('<li class="tone-bad">') == 5
+    assert "Showing the first 5 of 7." in html
