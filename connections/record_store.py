@@ -22,24 +22,6 @@ from django.utils import timezone
 
 from .models import Record
 
-# Columns rewritten when a record changed (or reappeared after being marked deleted).
-UPDATE_FIELDS = [
-    "number",
-    "name",
-    "issued_on",
-    "due_on",
-    "remote_modified_at",
-    "total",
-    "balance",
-    "currency",
-    "status",
-    "related_id",
-    "attributes",
-    "content_hash",
-    "is_deleted",
-    "last_pull",
-    "updated_at",
-]
 INSERT_FIELDS = (
     "connection",
     "data_type",
@@ -62,6 +44,8 @@ INSERT_FIELDS = (
     "updated_at",
 )
 UNIQUE_FIELDS = ("connection", "data_type", "remote_id")
+# Columns rewritten when a record changed (or reappeared after being marked deleted).
+UPDATE_FIELDS = [name for name in INSERT_FIELDS if name not in (*UNIQUE_FIELDS, "created_at")]
 BATCH_SIZE = 500
 SELECT_BATCH = 900  # remote ids per lookup: under SQLite's oldest parameter limit (999)
 # Field lengths of Record: a platform sending a longer value must not fail the page.
