@@ -42,7 +42,7 @@ from .models import (
 )
 from .prefetch import Prefetch
 from .record_store import PageStore, mark_missing_deleted, upsert_page
-from .staleness import refresh_data_status
+from .staleness import after_success, refresh_data_status
 
 logger = logging.getLogger(__name__)
 
@@ -410,10 +410,16 @@ def _data_status_ended(pull, status):
         )
     elif status in FAILED_PULL_STATUSES:
         changes["failures_in_row"] = F("failures_in_row") + 1
+    # Its stale_after follows the last success: saved in the same UPDATE after one; after
+    # any other end, recomputed (the connection or integration may have changed since).
+    if status == P.COMPLETE:
+        using = router.db_for_write(DataStatus)
+        changes.update(after_success(pull.connection_id, pull.data_type, pull.finished_at, using))
     if not rows.update(**changes):
         DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type)
         rows.update(**changes)
-    refresh_data_status(pull.connection_id, pull.data_type)  # its stale_after follows the last success
+    if status != P.COMPLETE:
+        refresh_data_status(pull.connection_id, pull.data_type)
 
 
 class Heartbeat:

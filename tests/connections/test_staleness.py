@@ -127,3 +127,29 @@ def test_the_backfill_computes_what_the_maintenance_keeps(clearbooks):
         importlib.import_module(f"connections.migrations.{name}").backfill(apps, None)
     assert {pk: rest for pk, *rest in DataStatus.objects.values_list("pk", "stale_after", "scheduled")} == kept
     assert (stale_after(fine), stale_after(never), stale_after(gone)) == (now + DAY, now - 7 * DAY, None)
+
+
+@pytest.mark.parametrize("frequency", ["hourly", "daily", "weekly", "monthly", "none"])
+@pytest.mark.parametrize("state", ["linked", "deauthorized", "off", "no setting"])
+def test_it_saves_after_a_success_what_the_general_recomputation_gives(clearbooks, frequency, state):
+    """The one-UPDATE path of a completed pull (staleness.after_success) agrees with staleness.refresh."""
+    from connections import staleness
+
+    clearbooks.sync_settings.filter(data_type="invoices").update(frequency=frequency)
+    if state == "no setting":
+        clearbooks.sync_settings.filter(data_type="invoices").delete()
+    connection = factory.make_connection(linked_at=timezone.now() - 30 * DAY)
+    if state == "deauthorized":
+        Connection.objects.filter(pk=connection.pk).update(status=S.DEAUTHORIZED)
+    if state == "off":
+        type(clearbooks).objects.filter(pk=clearbooks.pk).update(enabled=False)
+    factory.make_data_status(connection, "invoices")
+    finished = timezone.now() - timedelta(minutes=7)
+    rows = DataStatus.objects.filter(connection=connection, data_type="invoices")
+    rows.update(last_successful_sync_at=finished, **staleness.after_success(connection.pk, "invoices", finished))
+    saved = rows.values_list("stale_after", "scheduled").get()
+    staleness.refresh_data_status(connection.pk, "invoices")
+    assert saved == rows.values_list("stale_after", "scheduled").get()
+    seconds = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400}.get(frequency)
+    expected = finished + 2 * timedelta(seconds=seconds) if seconds and state == "linked" else None
+    assert saved == (expected, state in ("linked", "no setting"))
