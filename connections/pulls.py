@@ -79,12 +79,18 @@ def sync(pull, *, on_page=None):
     """
     # Read once, fresh, for the whole pull: its status and integration decide whether it runs.
     pull.connection = Connection.objects.select_related("integration").get(pk=pull.connection_id)
-    if not claim(pull):
+    run = _PullRun(pull, on_page)
+    try:
+        claimed = claim(pull, on_claimed=run.start)
+    except BaseException:
+        run.close()  # the claim rolled back: stop the read it had started
+        raise
+    if not claimed:
         pull.refresh_from_db()
         return pull
     heartbeat = Heartbeat.start(pull)
     try:
-        completed = _PullRun(pull, on_page).run()
+        completed = run.run()
     finally:
         heartbeat.stop()
     if not completed:  # ended by a failure, a cancel or the watchdog: read what they wrote
@@ -95,8 +101,13 @@ def sync(pull, *, on_page=None):
 sync.alters_data = True
 
 
-def claim(pull) -> bool:
-    """Move a Queued pull to Fetching, deciding its mode; False when another got it first."""
+def claim(pull, *, on_claimed=None) -> bool:
+    """Move a Queued pull to Fetching, deciding its mode; False when another got it first.
+
+    `on_claimed()` is called once the pull is won, before its data status and timeline entry
+    are written and committed: the sync engine sends the first request then, so the platform
+    prepares the first page meanwhile (a small incremental read is mostly this fixed cost).
+    """
     mode, since = decide_mode(pull)
     now = timezone.now()
     changes = {
@@ -112,6 +123,8 @@ def claim(pull) -> bool:
             return False
         for name, value in changes.items():
             setattr(pull, name, value)
+        if on_claimed is not None:
+            on_claimed()
         status = {"current_status": P.FETCHING, "latest_pull_id": pull.pk}
         rows = DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
         if not rows.update(**status):
@@ -185,21 +198,41 @@ class _PullRun:
         self.pull = pull
         self.on_page = on_page
         self.credentials = {}
-        self.progress = _Progress(pull)
+        self.pages = None
+        self.refusal = None  # why the read could not start, raised by run()
+
+    def start(self):
+        """Check the pull can run and start reading its pages (called once it is claimed)."""
+        pull = self.pull
+        try:
+            provider, provider_settings = self._prepare()
+            since = pull.modified_since if pull.mode == PullOperation.Mode.INCREMENTAL else None
+            self.pages = Prefetch(
+                provider.read(provider_settings, self.credentials, pull.data_type, modified_since=since)
+            )
+        except Exception as error:  # handled by run(), after the claim is committed, as if raised there
+            self.refusal = error
+
+    def close(self):
+        if self.pages is not None:
+            self.pages.close()
 
     def run(self) -> bool:
         """Read and store the pull to its end; True when it completed."""
         pull = self.pull
         try:
-            provider, provider_settings = self._prepare()
+            if self.pages is None:
+                if self.refusal is None:
+                    self.start()  # claimed by someone calling claim() without starting the read
+                if self.refusal is not None:
+                    raise self.refusal
+            self.progress = _Progress(pull)
             self.store = PageStore(pull)
-            since = pull.modified_since if pull.mode == PullOperation.Mode.INCREMENTAL else None
-            pages = Prefetch(provider.read(provider_settings, self.credentials, pull.data_type, modified_since=since))
             try:
-                for page in pages:
+                for page in self.pages:
                     self._save_page(page)
             finally:
-                pages.close()
+                self.close()
             self._complete()
             return True
         except _Stopped:
