@@ -156,6 +156,7 @@ def decide_mode(pull):
         return full
     last_started = (
         DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
+        .order_by()  # one row at most: without the model's ordering, which joins its connection
         .values_list("last_successful_started_at", flat=True)
         .first()
     )
