@@ -18,6 +18,14 @@ from django.views.decorators.debug import sensitive_variables
 from .models import Connection
 
 VALIDATED_BY = ("link", "test", "sync")
+# The connection's columns that store_credentials() sets and wipe_credentials() clears.
+CREDENTIAL_FIELDS = [
+    "credentials_encrypted",
+    "credentials_fingerprint",
+    "credentials_set_at",
+    "credentials_validated_at",
+    "credentials_validated_by",
+]
 
 
 class CredentialsUnreadable(Exception):
@@ -70,15 +78,7 @@ def store_credentials(connection, credentials: dict, validated_by: str):
     connection.credentials_set_at = now
     connection.credentials_validated_at = now
     connection.credentials_validated_by = validated_by
-    connection.save(
-        update_fields=[
-            "credentials_encrypted",
-            "credentials_fingerprint",
-            "credentials_set_at",
-            "credentials_validated_at",
-            "credentials_validated_by",
-        ]
-    )
+    connection.save(update_fields=CREDENTIAL_FIELDS)
     return connection
 
 
@@ -96,15 +96,7 @@ def wipe_credentials(connection):
     connection.credentials_set_at = None
     connection.credentials_validated_at = None
     connection.credentials_validated_by = ""
-    connection.save(
-        update_fields=[
-            "credentials_encrypted",
-            "credentials_fingerprint",
-            "credentials_set_at",
-            "credentials_validated_at",
-            "credentials_validated_by",
-        ]
-    )
+    connection.save(update_fields=CREDENTIAL_FIELDS)
     return connection
 
 
