@@ -29,6 +29,8 @@ from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
 
+from integrations import registry
+
 HERE = Path(__file__).resolve().parent
 BENCH_DIR = HERE.parent / "var" / "bench"
 SEED_VERSION = "pages-4"
@@ -37,16 +39,7 @@ SMALL_FACTOR = 100
 WARMUP, RUNS = 3, 25
 GOAL_MS, GOAL_RATIO = 50.0, 1.5
 
-DATA_TYPES = [
-    "customers",
-    "suppliers",
-    "invoices",
-    "bills",
-    "chartOfAccounts",
-    "bankAccounts",
-    "trackingCategories",
-    "paymentMethods",
-]
+DATA_TYPES = [data_type.name for data_type in registry.get("jhch").data_types]
 # Records per connection by data type (sums to 100, so 1,000,000 for 10,000 connections).
 RECORD_MIX = {"invoices": 55, "bills": 20, "customers": 15, "suppliers": 10}
 CHUNK = 20_000
