@@ -1,10 +1,14 @@
 """The sync engine, `pulls.sync()`, run in-process against the sandbox over real HTTP."""
 
+import hashlib
+import json
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
+from connections import record_store
 from connections.credentials import store_credentials
 from connections.models import Connection, ConnectionEvent, DataStatus, PullOperation, Record
 from connections.pulls import cancel_pull, sync
@@ -296,6 +300,41 @@ def test_content_hash_changes_with_any_attribute_and_ignores_key_order():
     other = NormalizedRecord(id="1", number="INV1", attributes={"a": "1", "b": "3"})
     assert content_hash(one) == content_hash(same)
     assert content_hash(one) != content_hash(other)
+
+
+def test_content_hash_of_ascii_records_is_the_one_earlier_versions_stored():
+    # The stored hashes of ASCII records must keep matching, or every record is rewritten once.
+    record = NormalizedRecord(
+        id="7", number="INV7", name='Smith & "Sons"', attributes={"b": "x\ty", "a": [{"z": None}]}
+    )
+    head = repr((record.number, record.name, None, None, None, None, None, "", "", ""))
+    text = json.dumps(record.attributes, sort_keys=True, separators=(",", ":"))
+    assert content_hash(record) == hashlib.sha256(f"{head}\n{text}".encode()).hexdigest()
+
+
+def test_attributes_with_other_characters_are_stored_and_read_back_as_received(clearbooks):
+    pull = factory.make_pull(factory.make_connection(), "customers", P.FETCHING, mode=PullOperation.Mode.FULL)
+    store = record_store.PageStore(pull)
+    attributes = {"company_name": "Café Zoë Ltd £", "notes": "naïve \u2013 ok"}
+    upsert = record_store.upsert_page(
+        store, [NormalizedRecord(id="1", name="Café", attributes=attributes)], lambda r: 0
+    )
+
+    assert upsert.created == 1
+    assert Record.objects.get(connection_id=pull.connection_id, remote_id="1").attributes == attributes
+
+
+def test_a_page_written_in_several_statements_stores_every_record_once(clearbooks, sandbox, monkeypatch):
+    monkeypatch.setattr(record_store, "BATCH_SIZE", 7)  # rows per statement: 130 invoices take 19 statements
+    connection, key = linked(sandbox, **SMALL)
+
+    pull = run(connection, "invoices", full=True)
+    sandbox.touch(key, "invoices", 9)
+    again = run(connection, "invoices")
+
+    assert (pull.records_created, again.records_updated, again.records_unchanged) == (130, 9, 121)
+    assert stored(connection, "invoices").count() == 130
+    assert stored(connection, "invoices", last_pull=again).count() == 9
 
 
 def record_statements(queries):
