@@ -132,9 +132,7 @@ class ConnectionEvent(models.Model):
     actor_label = models.CharField(max_length=150, blank=True)  # "company user", "system", or a username
     message = models.TextField()
     detail = models.JSONField(default=dict, blank=True)
-    pull = models.ForeignKey(
-        "PullOperation", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
-    )
+    pull = models.ForeignKey("PullOperation", null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -275,10 +273,11 @@ class Record(models.Model):
     related_id = models.CharField(max_length=100, blank=True)
     attributes = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=64)
+    # A digest of the record's bytes as last received, when the provider can tell: a re-sync
+    # that receives the same bytes knows the record is unchanged without parsing it.
+    wire_hash = models.CharField(max_length=40, blank=True, default="")
     is_deleted = models.BooleanField(default=False)
-    last_pull = models.ForeignKey(
-        PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    last_pull = models.ForeignKey(PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -304,9 +303,7 @@ class DataStatus(models.Model):
     data_type = models.CharField(max_length=50)
     current_status = models.CharField(max_length=20, choices=PullStatus.choices, blank=True)
     last_successful_sync_at = models.DateTimeField(null=True, blank=True)
-    latest_pull = models.ForeignKey(
-        PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    latest_pull = models.ForeignKey(PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     latest_successful_pull = models.ForeignKey(
         PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

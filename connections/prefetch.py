@@ -15,19 +15,24 @@ _PAGE, _END, _ERROR = "page", "end", "error"
 class Prefetch:
     """Iterate `pages` (a provider's page iterator) from a reader thread, `depth` pages ahead.
 
-    A failure in the reader is raised in the consumer, as it was raised. `close()` stops
-    the reader after the page it is reading; the iterator is closed in its own thread.
+    `prepare(page)`, when given, runs in the reader thread on each page, and the consumer
+    gets what it returns. A failure in the reader is raised in the consumer, as it was
+    raised. `close()` stops the reader after the page it is reading; the iterator is closed
+    in its own thread.
     """
 
-    def __init__(self, pages, depth=2):
+    def __init__(self, pages, depth=2, prepare=None):
         self._queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self._prepare = prepare
         self._thread = threading.Thread(target=self._read, args=(pages,), name="pull-reader", daemon=True)
         self._thread.start()
 
     def _read(self, pages):
         try:
             for page in pages:
+                if self._prepare is not None:
+                    page = self._prepare(page)
                 if not self._put((_PAGE, page)):
                     return
             self._put((_END, None))

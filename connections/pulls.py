@@ -200,6 +200,7 @@ class _PullRun:
         self.on_page = on_page
         self.credentials = {}
         self.pages = None
+        self.store = None
         self.refusal = None  # why the read could not start, raised by run()
 
     def start(self):
@@ -208,9 +209,12 @@ class _PullRun:
         try:
             provider, provider_settings = self._prepare()
             since = pull.modified_since if pull.mode == PullOperation.Mode.INCREMENTAL else None
-            self.pages = Prefetch(
-                provider.read(provider_settings, self.credentials, pull.data_type, modified_since=since)
+            self.store = PageStore(pull)
+            pages = provider.read(
+                provider_settings, self.credentials, pull.data_type, modified_since=since, lazy=self.store.lazy
             )
+            # The reader thread also maps each page (what is not known from its bytes).
+            self.pages = Prefetch(pages, prepare=self.store.prepare)
         except Exception as error:  # handled by run(), after the claim is committed, as if raised there
             self.refusal = error
 
@@ -228,7 +232,6 @@ class _PullRun:
                 if self.refusal is not None:
                     raise self.refusal
             self.progress = _Progress(pull)
-            self.store = PageStore(pull)
             try:
                 for page in self.pages:
                     self._save_page(page)

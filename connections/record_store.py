@@ -21,6 +21,8 @@ import orjson
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from integrations.registry import WirePage
+
 from .models import Record
 
 INSERT_FIELDS = (
@@ -39,6 +41,7 @@ INSERT_FIELDS = (
     "related_id",
     "attributes",
     "content_hash",
+    "wire_hash",
     "is_deleted",
     "last_pull",
     "created_at",
@@ -62,6 +65,14 @@ def _to_json(value) -> bytes:
     versions still match; text with other characters is written as UTF-8, not \\u escapes.
     """
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass
+class KnownPage:
+    """A WirePage after `PageStore.prepare`: its unknown records mapped, the known ones by id."""
+
+    records: list
+    unchanged: list  # remote ids of the records whose bytes matched their stored wire hash
 
 
 @dataclass
@@ -131,34 +142,70 @@ class PageStore:
         self._insert_tail = f" ON CONFLICT ({', '.join(column(n) for n in UNIQUE_FIELDS)}) DO UPDATE SET {updates}"
         self.rows_per_statement = max(1, min(BATCH_SIZE, _max_params(self.db) // len(INSERT_FIELDS)))
         self._upserts = {}  # rows in a statement -> its SQL
+        where = f"WHERE {column('connection')} = %s AND {column('data_type')} = %s"
         self.select_sql = (
-            f"SELECT {column('remote_id')}, {column('content_hash')}, {column('is_deleted')} FROM {table} "
-            f"WHERE {column('connection')} = %s AND {column('data_type')} = %s AND {column('remote_id')} IN "
+            f"SELECT {column('remote_id')}, {column('content_hash')}, {column('is_deleted')}, {column('wire_hash')} "
+            f"FROM {table} {where} AND {column('remote_id')} IN "
         )
+        self._known_sql = (
+            f"SELECT {column('wire_hash')}, {column('remote_id')} FROM {table} {where} "
+            f"AND {column('is_deleted')} = %s AND {column('wire_hash')} <> ''"
+        )
+        self._rehash_sql = f"UPDATE {table} SET {column('wire_hash')} = %s {where} AND {column('remote_id')} = %s"
         # Nothing stored yet (a first full read): every record read is new, and none can go
         # missing. Not asked for an incremental read, whose few records are looked up anyway.
         self.started_empty = (
             pull.mode == pull.Mode.FULL
             and not Record.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type).exists()
         )
+        # A full read of a book already stored: pages come unparsed (WirePages), and a record
+        # whose bytes match the wire hash stored with it is known unchanged without parsing.
+        self.lazy = pull.mode == pull.Mode.FULL and not self.started_empty
+        self.known = self._known_wire_hashes() if self.lazy else {}
 
-    def compare(self, page) -> tuple[PageResult, list]:
-        """Counts of one page and the rows to write (new and changed records); reads only.
+    def _known_wire_hashes(self) -> dict:
+        """{wire hash: remote id} of the stored, not deleted records of this data type.
+
+        Read once per full read (tens of bytes per record), so each page's records are
+        recognised with no query at all.
+        """
+        with self.db.cursor() as cursor:
+            cursor.execute(self._known_sql, [self.connection_id, self.pull.data_type, False])
+            return dict(cursor.fetchall())
+
+    def prepare(self, page):
+        """Map what a WirePage holds that is not known (in the reader thread: no queries)."""
+        if not isinstance(page, WirePage):
+            return page
+        known = self.known
+        skip = {i for i, wire in enumerate(page.wire_hashes) if wire in known}
+        return KnownPage(page.records(skip), [known[page.wire_hashes[i]] for i in sorted(skip)])
+
+    def compare(self, page) -> tuple[PageResult, list, list]:
+        """Counts of one page, the rows to write (new and changed records) and the wire
+        hashes to refresh (unchanged records that came as other bytes); reads only.
 
         A record repeated by a later page (platforms shift their windows when data
         changes while paging) is counted and written once.
         """
-        incoming = {}
         seen = self.seen
+        known = 0
+        if isinstance(page, KnownPage):  # records recognised by their bytes: unchanged
+            for remote_id in page.unchanged:
+                if remote_id not in seen:
+                    seen.add(remote_id)
+                    known += 1
+            page = page.records
+        incoming = {}
         for record in page:
             remote_id = str(record.id)[: LIMITS["remote_id"]]
             if remote_id in seen or remote_id in incoming:
                 continue
             incoming[remote_id] = record
         seen.update(incoming)
-        result = PageResult(fetched=len(incoming))
+        result = PageResult(fetched=known + len(incoming))
         stored = {} if self.started_empty or not incoming else self._stored(list(incoming))
-        rows = []
+        rows, rehash = [], []
         now = None
         for remote_id, record in incoming.items():
             digest, text = encode(record)
@@ -168,12 +215,14 @@ class PageStore:
             elif row[0] != digest or row[1]:  # changed, or back after a full read had marked it deleted
                 result.updated += 1
             else:
+                if record.wire_hash and record.wire_hash != row[2]:
+                    rehash.append((record.wire_hash, self.connection_id, self.pull.data_type, remote_id))
                 continue
             if now is None:
                 now = self.ops.adapt_datetimefield_value(timezone.now())
             rows.append(self._row(remote_id, digest, text, record, now))
         result.unchanged = result.fetched - result.created - result.updated
-        return result, rows
+        return result, rows, rehash
 
     def _stored(self, remote_ids) -> dict:
         stored = {}
@@ -184,8 +233,8 @@ class PageStore:
                     f"{self.select_sql}({', '.join(['%s'] * len(batch))})",
                     [self.connection_id, self.pull.data_type, *batch],
                 )
-                for remote_id, digest, is_deleted in cursor.fetchall():
-                    stored[remote_id] = (digest, is_deleted)
+                for remote_id, digest, is_deleted, wire_hash in cursor.fetchall():
+                    stored[remote_id] = (digest, is_deleted, wire_hash)
         return stored
 
     def _amount(self, value):
@@ -212,6 +261,7 @@ class PageStore:
             str(record.related_id or "")[: LIMITS["related_id"]],
             text,
             digest,
+            record.wire_hash[:40],
             False,
             self.pull.pk,
             now,  # created_at: an update keeps the stored one
@@ -240,6 +290,11 @@ class PageStore:
                 batch = rows[start : start + step]
                 cursor.execute(self.upsert_sql(len(batch)), [value for row in batch for value in row])
 
+    def rehash(self, changes):
+        """Store the new wire hashes of unchanged records (from `compare`). Call inside a transaction."""
+        with self.db.cursor() as cursor:
+            cursor.executemany(self._rehash_sql, changes)
+
 
 def _max_params(db) -> int:
     """How many parameters one statement may carry on this database."""
@@ -257,10 +312,12 @@ def upsert_page(store, page, save_progress) -> PageResult:
     `save_progress` (the pull was cancelled) rolls the page back. A page with nothing
     to write saves its progress alone, without a write transaction.
     """
-    result, rows = store.compare(page)
-    if rows:
+    result, rows, rehash = store.compare(page)
+    if rows or rehash:
         with transaction.atomic(using=store.db.alias):
             store.write(rows)
+            if rehash:  # the same records in other bytes (say, after an upgrade): recognised next time
+                store.rehash(rehash)
             save_progress(result)
     else:
         save_progress(result)

@@ -111,6 +111,27 @@ class NormalizedRecord:
     status: str = ""
     related_id: str = ""  # e.g. the customer of an invoice
     attributes: dict = field(default_factory=dict)
+    # A digest of the record's bytes as received, when the provider can make one (see WirePage).
+    wire_hash: str = field(default="", compare=False)
+
+
+class WirePage:
+    """A page of records as received, hashed but not yet parsed.
+
+    `read(..., lazy=True)` may yield these instead of lists when the provider can hash each
+    record's bytes without parsing the page. The sync engine then maps only the records
+    whose hashes it has not stored (`records(skip)`): re-reading an unchanged book costs
+    little more than fetching it.
+    """
+
+    wire_hashes: list[str]  # one per record, in order
+
+    def __len__(self):
+        return len(self.wire_hashes)
+
+    def records(self, skip=frozenset()) -> list[NormalizedRecord]:
+        """The page's records mapped, but for those at the positions in `skip`. Raises ProviderError."""
+        raise NotImplementedError
 
 
 class Provider:
@@ -153,11 +174,14 @@ class Provider:
         credentials: dict,
         data_type: str,
         modified_since: datetime | None = None,
-    ) -> Iterator[list[NormalizedRecord]]:
+        *,
+        lazy: bool = False,
+    ) -> Iterator[list[NormalizedRecord] | WirePage]:
         """Yield pages of records of one data type; one page at a time.
 
         With `modified_since` (only for data types marked `incremental`) yield only
-        records changed since then. Raises ProviderError, classified.
+        records changed since then. With `lazy`, pages may be WirePages, mapped only
+        when asked. Raises ProviderError, classified.
         """
         raise NotImplementedError
 

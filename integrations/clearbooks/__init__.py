@@ -43,7 +43,7 @@ class ClearBooksProvider(Provider):
             self.wsdl_url(settings), credentials["api_key"], timeout=settings.get("timeout", 60)
         )
 
-    def read(self, settings, credentials, data_type, modified_since=None):
+    def read(self, settings, credentials, data_type, modified_since=None, *, lazy=False):
         from .client import read_pages
 
         return read_pages(
@@ -52,4 +52,6 @@ class ClearBooksProvider(Provider):
             data_type,
             modified_since=modified_since,
             timeout=settings.get("timeout", 60),
+            lazy=lazy,
+            wire_hashes=True,  # stored with each record: the next full read recognises it unparsed
         )

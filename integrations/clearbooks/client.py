@@ -33,7 +33,7 @@ from lxml import etree
 from zeep.cache import InMemoryCache
 from zeep.transports import Transport
 
-from ..registry import CredentialCheck, CredentialStatus, ErrorKind, NormalizedRecord
+from ..registry import CredentialCheck, CredentialStatus, ErrorKind, NormalizedRecord, WirePage
 from . import errors, mapping
 from .errors import ClearBooksError
 
@@ -326,9 +326,13 @@ class Service:
         etree.SubElement(header, "apiKey").text = text
         return header
 
-    def call_once(self, operation: str, api_key: ApiKey, params: dict):
-        """One SOAP call, classified: returns the parsed envelope or raises ClearBooksError."""
-        error = self._try_call(operation, api_key, params)
+    def call_once(self, operation: str, api_key: ApiKey, params: dict, *, raw: bool = False):
+        """One SOAP call, classified: returns the parsed envelope or raises ClearBooksError.
+
+        With `raw`, a plain success (HTTP 200 without a fault) comes back as the body's bytes,
+        unparsed: the caller parses it with `parse_answer` if and when it needs to.
+        """
+        error = self._try_call(operation, api_key, params, raw)
         if isinstance(error, ClearBooksError):
             # Raised here, outside any except block, so no library exception (whose request
             # object holds the envelope, key included) stays chained to it.
@@ -366,7 +370,7 @@ class Service:
         address = self.client.service._binding_options["address"]
         return self.transport.post(address, envelope.fill(_key_text(api_key), _offset(params)), dict(envelope.headers))
 
-    def _try_call(self, operation, api_key, params):
+    def _try_call(self, operation, api_key, params, raw=False):
         try:
             getattr(self.client.service, operation)
         except AttributeError:
@@ -395,6 +399,8 @@ class Service:
                 len(reply.content),
                 time.monotonic() - started,
             )
+        if raw and reply.status == 200 and b"Fault" not in reply.content:
+            return reply.content
         return self._classify(operation, reply)
 
     def _classify(self, operation, reply: _Reply):
@@ -414,10 +420,29 @@ class Service:
             )
         if parse_error is not None:
             return errors.unreadable(operation, str(parse_error))
-        body = mapping.soap_body(root)
-        if body is None or not any(isinstance(child.tag, str) for child in body):
-            return errors.unreadable(operation, "the answer has no SOAP Body with a response in it")
-        return root
+        return _answer(operation, root)
+
+
+def _answer(operation, root):
+    """The parsed envelope, or the error when it holds no response."""
+    body = mapping.soap_body(root)
+    if body is None or not any(isinstance(child.tag, str) for child in body):
+        return errors.unreadable(operation, "the answer has no SOAP Body with a response in it")
+    return root
+
+
+def parse_answer(operation: str, content: bytes):
+    """Parse a body that `call(..., raw=True)` handed back: the envelope, or ClearBooksError."""
+    try:
+        root = mapping.parse_xml(content)
+    except mapping.MappingError as exc:
+        problem = str(exc)
+    else:
+        answer = _answer(operation, root)
+        if isinstance(answer, ClearBooksError):
+            raise answer
+        return answer
+    raise errors.unreadable(operation, problem)  # outside the except block: nothing chained
 
 
 #
@@ -558,13 +583,16 @@ def clear_cache():
         InMemoryCache._cache.clear()  # zeep's process-wide document cache, which only this module uses
 
 
-def call(wsdl_url: str, api_key: ApiKey, operation: str, params: dict, timeout: float, policy: RetryPolicy):
+def call(
+    wsdl_url: str, api_key: ApiKey, operation: str, params: dict, timeout: float, policy: RetryPolicy, *, raw=False
+):
     """One operation with retries: transient failures are tried again with backoff and jitter,
-    up to policy.attempts; auth and permanent failures are raised at once."""
+    up to policy.attempts; auth and permanent failures are raised at once. `raw`: see
+    Service.call_once."""
     last = None
     for attempt in range(1, max(1, policy.attempts) + 1):
         try:
-            return get_service(wsdl_url, timeout).call_once(operation, api_key, params)
+            return get_service(wsdl_url, timeout).call_once(operation, api_key, params, raw=raw)
         except ClearBooksError as exc:
             if not exc.retryable:
                 raise
@@ -638,42 +666,94 @@ def _currencies(wsdl_url, api_key, timeout, policy) -> dict:
     return mapping.parse_currencies(root)
 
 
-def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy):
+def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy, lazy=False, hashes=False):
     read = READS.get(data_type)
     if read is None:
         raise errors.not_supported(data_type)
     since = _since(modified_since) if (modified_since and read.incremental) else None
     currencies = _currencies(wsdl_url, api_key, timeout, policy) if read.currencies else None
     record_name = mapping.RECORD_ELEMENT[data_type]
-    seen: set[str] = set()
+    seen: set[str] = set()  # ids read
+    seen_wire: set[str] = set()  # wire hashes of the pages left unparsed
     offset = 0
     for page_number in range(MAX_PAGES):
         if page_number and policy.page_gap:
             policy.sleep(policy.page_gap)
-        root = call(wsdl_url, api_key, read.operation, _params(read, offset, since), timeout, policy)
-        elements = mapping.find_records(root, record_name)
-        if not elements:
-            return
-        records, problem = _map(data_type, elements, currencies)
-        if problem:
-            raise errors.unreadable(read.operation, problem)
-        fresh = [r for r in records if r.id not in seen]
-        if read.paging and not fresh:
-            raise ClearBooksError(
-                ErrorKind.PERMANENT,
-                f"Clear Books kept sending the same {data_type} again; we stopped to avoid reading forever.",
-                f"{read.operation} at offset {offset} returned only ids already read (is the offset ignored?)",
-            )
-        seen.update(r.id for r in fresh)
-        yield _unique(fresh)
+        answer = call(wsdl_url, api_key, read.operation, _params(read, offset, since), timeout, policy, raw=True)
+        body = answer if isinstance(answer, bytes) else None
+        spans = mapping.record_spans(body, record_name) if body is not None and (lazy or hashes) else None
+        if lazy and spans:
+            page = _WirePage(data_type, read.operation, body, spans, currencies)
+            if read.paging and seen_wire.issuperset(page.wire_hashes):
+                raise _same_again(data_type, read.operation, offset)
+            seen_wire.update(page.wire_hashes)
+            received = len(spans)
+            yield page
+        else:
+            root = answer if body is None else parse_answer(read.operation, body)
+            elements = mapping.find_records(root, record_name)
+            if not elements:
+                return
+            records, problem = _map(data_type, elements, currencies)
+            if problem:
+                raise errors.unreadable(read.operation, problem)
+            if spans and len(spans) == len(records):
+                for record, digest in zip(records, mapping.wire_hashes(body, spans), strict=True):
+                    record.wire_hash = digest
+            fresh = [r for r in records if r.id not in seen]
+            if read.paging and not fresh:
+                raise _same_again(data_type, read.operation, offset)
+            seen.update(r.id for r in fresh)
+            received = len(elements)
+            yield _unique(fresh)
         if not read.paging:
             return
-        offset += len(elements)
+        offset += received
     raise ClearBooksError(
         ErrorKind.PERMANENT,
         f"Clear Books sent more pages of {data_type} than we allow; we stopped.",
         f"{read.operation}: more than {MAX_PAGES} pages",
     )
+
+
+def _same_again(data_type, operation, offset) -> ClearBooksError:
+    return ClearBooksError(
+        ErrorKind.PERMANENT,
+        f"Clear Books kept sending the same {data_type} again; we stopped to avoid reading forever.",
+        f"{operation} at offset {offset} returned only records already read (is the offset ignored?)",
+    )
+
+
+class _WirePage(WirePage):
+    """A page whose records were cut from the answer and hashed, not yet parsed."""
+
+    def __init__(self, data_type, operation, body: bytes, spans, currencies):
+        self.data_type, self.operation, self.currencies = data_type, operation, currencies
+        self._body, self._spans = body, spans
+        self.wire_hashes = mapping.wire_hashes(body, spans)
+
+    def records(self, skip=frozenset()) -> list[NormalizedRecord]:
+        wanted = [i for i in range(len(self.wire_hashes)) if i not in skip]
+        if not wanted:
+            return []  # every record known: nothing to parse
+        name = mapping.RECORD_ELEMENT[self.data_type]
+        elements = None
+        if len(wanted) * 4 <= len(self.wire_hashes):  # a few new or changed among known ones: parse just those
+            elements = mapping.parse_records_alone(self._body, [self._spans[i] for i in wanted], self._spans, name)
+        if elements is None:
+            root = parse_answer(self.operation, self._body)
+            every = mapping.find_records(root, name)
+            if len(every) != len(self.wire_hashes):  # the cut and the parse disagree: never guess
+                raise errors.unreadable(
+                    self.operation, f"{len(every)} records parsed where {len(self.wire_hashes)} were cut"
+                )
+            elements = [every[i] for i in wanted]
+        records, problem = _map(self.data_type, elements, self.currencies)
+        if problem:
+            raise errors.unreadable(self.operation, problem)
+        for i, record in zip(wanted, records, strict=True):
+            record.wire_hash = self.wire_hashes[i]
+        return _unique(records)
 
 
 def _map(data_type, elements, currencies) -> tuple[list[NormalizedRecord], str]:
@@ -700,7 +780,9 @@ def read_pages(
     timeout: float = 60,
     *,
     policy: RetryPolicy | None = None,
-) -> Iterator[list[NormalizedRecord]]:
+    lazy: bool = False,
+    wire_hashes: bool = False,
+) -> Iterator[list[NormalizedRecord] | WirePage]:
     """Yield the records of one data type, one page (a list of NormalizedRecord) at a time.
 
     Paged operations advance the offset by the records received and stop on an empty page;
@@ -709,9 +791,14 @@ def read_pages(
     work, per the vendor). Raises ClearBooksError: NOT_SUPPORTED for an unknown data type,
     AUTH when the key is refused (also mid-read), TRANSIENT/RATE_LIMIT once retries run out,
     PERMANENT otherwise.
+
+    For the sync engine: `wire_hashes` gives each record the digest of its bytes as received
+    (mapping.record_spans says when they can be cut safely); `lazy` yields such pages as
+    WirePages, parsed and mapped only when asked, and only for the records asked for.
     """
     # The generator keeps only the masked ApiKey, never the plain string, in its frame.
-    return _pages(wsdl_url, ApiKey(api_key), data_type, modified_since, timeout, policy or RetryPolicy.from_settings())
+    policy = policy or RetryPolicy.from_settings()
+    return _pages(wsdl_url, ApiKey(api_key), data_type, modified_since, timeout, policy, lazy, wire_hashes)
 
 
 def validate_credentials(

@@ -412,3 +412,58 @@ def test_a_small_incremental_pull_runs_a_bounded_number_of_queries(clearbooks, s
     # Its fixed cost is most of a small pull: the claim, one page and the ending, each table written once per step.
     # 23 today, savepoints included (2 of them are the data status's stale_after upkeep).
     assert len(queries.captured_queries) <= 24, [q["sql"][:80] for q in queries.captured_queries]
+
+
+#
+# Re-reads recognise unchanged records by their bytes
+#
+
+
+@pytest.fixture
+def mapped(monkeypatch):
+    """How many records the Clear Books mapping maps (the real function, counted)."""
+    from integrations.clearbooks import mapping
+
+    counted = []
+    real = mapping.map_elements
+
+    def counting(data_type, elements, currencies=None):
+        counted.append(len(elements))
+        return real(data_type, elements, currencies)
+
+    monkeypatch.setattr(mapping, "map_elements", counting)
+    return counted
+
+
+def test_a_full_re_read_maps_only_the_records_whose_bytes_changed(clearbooks, sandbox, mapped):
+    connection, key = linked(sandbox, **SMALL)
+    first = run(connection, "invoices", full=True)
+    assert sum(mapped) == 130 and stored(connection, "invoices", wire_hash="").count() == 0
+    touched = sandbox.touch(key, "invoices", 3)
+    mapped.clear()
+
+    again = run(connection, "invoices")
+
+    assert (again.records_fetched, again.records_updated, again.records_unchanged) == (130, 3, 127)
+    assert sum(mapped) == 3
+    assert sorted(stored(connection, "invoices", last_pull=again).values_list("remote_id", flat=True)) == sorted(
+        touched
+    )
+    assert stored(connection, "invoices", last_pull=first).count() == 127
+
+
+def test_records_stored_without_wire_hashes_are_compared_in_full_once_and_not_rewritten(clearbooks, sandbox, mapped):
+    connection, _ = linked(sandbox, **SMALL)
+    run(connection, "invoices", full=True)
+    stored(connection, "invoices").update(wire_hash="")  # as stored before wire hashes existed
+    before = dict(stored(connection, "invoices").values_list("remote_id", "updated_at"))
+    mapped.clear()
+
+    again = run(connection, "invoices")
+
+    assert (again.records_updated, again.records_unchanged) == (0, 130)
+    assert sum(mapped) == 130  # each compared by its content hash
+    assert dict(stored(connection, "invoices").values_list("remote_id", "updated_at")) == before
+    assert stored(connection, "invoices", wire_hash="").count() == 0
+    mapped.clear()
+    assert run(connection, "invoices").records_unchanged == 130 and sum(mapped) == 0

@@ -490,3 +490,48 @@ def test_it_never_lets_the_api_key_out(sandbox, caplog, capsys):
     assert key not in repr(ApiKey(key)) and key not in str(ApiKey(key))
     assert key not in repr(client.get_service(sandbox.wsdl_url, 60))
     assert key not in repr(client.read_pages(sandbox.wsdl_url, key, "invoices"))
+
+
+#
+# Wire hashes and lazy pages, for the sync engine
+#
+
+
+def test_a_lazy_read_maps_records_only_when_asked_and_exactly_as_an_eager_one(sandbox):
+    key = sandbox.make_key(**{**SMALL, "invoices": 130})
+    eager = flat(read_all(sandbox, key, "invoices", wire_hashes=True))
+    pages = read_all(sandbox, key, "invoices", lazy=True)
+
+    assert all(isinstance(page, registry.WirePage) for page in pages) and [len(p) for p in pages] == [100, 30]
+    lazy = flat(page.records() for page in pages)
+    assert lazy == eager  # ids, normalized fields and attributes
+    assert [r.wire_hash for r in lazy] == [r.wire_hash for r in eager] == flat(p.wire_hashes for p in pages)
+    assert len({r.wire_hash for r in eager}) == 130
+
+    skipped = pages[1].records(skip={0, 2})
+    assert [r.id for r in skipped] == [r.id for r in eager[100:]][1:2] + [r.id for r in eager[103:]]
+
+
+def test_a_changed_record_gets_a_new_wire_hash_and_the_others_keep_theirs(sandbox):
+    key = sandbox.make_key(**SMALL)
+    before = {r.id: r.wire_hash for r in flat(read_all(sandbox, key, "customers", wire_hashes=True))}
+    (touched,) = sandbox.touch(key, "customers", 1)
+    after = {r.id: r.wire_hash for r in flat(read_all(sandbox, key, "customers", wire_hashes=True))}
+
+    assert after.keys() == before.keys()
+    assert [i for i in after if after[i] != before[i]] == [touched]
+
+
+def test_a_plain_read_spends_nothing_on_wire_hashes(sandbox):
+    key = sandbox.make_key(**SMALL)
+    assert {r.wire_hash for r in flat(read_all(sandbox, key, "invoices"))} == {""}
+
+
+def test_a_lazy_read_still_refuses_a_broken_answer(sandbox):
+    policy, _ = fast()
+    key = sandbox.make_key(**SMALL)
+    sandbox.fail_next(kind="malformed", count=1, key=key, operation="listInvoices")
+
+    error = read_error(sandbox, key, "invoices", policy, lazy=True)
+
+    assert error.kind == ErrorKind.PERMANENT and "well-formed" in error.detail
