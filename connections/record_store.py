@@ -208,8 +208,10 @@ class PageStore:
         rows, rehash = [], []
         now = None
         for remote_id, record in incoming.items():
-            digest, text = encode(record)
             row = stored.get(remote_id)
+            if row is not None and not row[1] and record.wire_hash and record.wire_hash == row[2]:
+                continue  # the very bytes stored last time: unchanged, without encoding it
+            digest, text = encode(record)
             if row is None:
                 result.created += 1
             elif row[0] != digest or row[1]:  # changed, or back after a full read had marked it deleted
