@@ -679,9 +679,10 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
     for page_number in range(MAX_PAGES):
         if page_number and policy.page_gap:
             policy.sleep(policy.page_gap)
-        answer = call(wsdl_url, api_key, read.operation, _params(read, offset, since), timeout, policy, raw=True)
-        body = answer if isinstance(answer, bytes) else None
-        spans = mapping.record_spans(body, record_name) if body is not None and (lazy or hashes) else None
+        params = _params(read, offset, since)
+        answer = call(wsdl_url, api_key, read.operation, params, timeout, policy, raw=lazy or hashes)
+        body = answer if isinstance(answer, bytes) else None  # unparsed: its records may be cut and hashed
+        spans = mapping.record_spans(body, record_name) if body is not None else None
         if lazy and spans:
             page = _WirePage(data_type, read.operation, body, spans, currencies)
             if read.paging and seen_wire.issuperset(page.wire_hashes):

@@ -278,13 +278,16 @@ def test_it_refuses_doctypes_in_every_encoding(encoding):
             mapping.parse_xml(body)
 
 
-def test_it_refuses_nesting_deeper_than_the_limit():
-    def nested(depth):
-        return envelope("<a>" * (depth - 2) + "x" + "</a>" * (depth - 2))
+def test_it_refuses_records_nested_deeper_than_the_limit():
+    def project(depth):
+        nested = "<a>" * depth + "x" + "</a>" * depth
+        return mapping.parse_xml(envelope(f'<r><ns1:Project id="1">{nested}</ns1:Project></r>'))
 
-    assert mapping.parse_xml(nested(mapping.MAX_DEPTH)) is not None
-    with pytest.raises(mapping.MappingError, match="nests elements more than 256 deep"):
-        mapping.parse_xml(nested(mapping.MAX_DEPTH + 1))
+    (shallow,) = mapping.map_records("trackingCategories", project(mapping.MAX_DEPTH))
+    assert shallow.id == "1"
+    for depth in (mapping.MAX_DEPTH + 2, 20_000):  # the second is deeper than Python's own recursion limit
+        with pytest.raises(mapping.MappingError, match="nests elements more than 256 deep"):
+            mapping.map_records("trackingCategories", project(depth))
 
 
 def test_it_leaves_comments_and_processing_instructions_out():
