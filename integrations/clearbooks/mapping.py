@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
@@ -268,8 +269,8 @@ def fields(element, depth=0) -> dict:
         if "{" in "".join(out):  # xsi:type, xsi:nil, SOAP-ENC:… are schema machinery, not data
             out = {key: value for key, value in out.items() if key[0] != "{"}
         for key, value in out.items():  # replacing values, never keys: safe while iterating
-            if "&" in value:
-                out[key] = _text(value)
+            if "&" in value and not value.startswith(_URLS):  # _text, inlined: invoices carry URLs
+                out[key] = html.unescape(value)
     for child in element:
         tag = child.tag
         if tag.__class__ is not str:  # a comment or processing instruction
@@ -312,9 +313,12 @@ def _text(value: str) -> str:
     # Unescape once: `Fixtures &amp;amp; fittings` parses to `Fixtures &amp; fittings` and
     # means `Fixtures & fittings`. URLs are escaped normally, and unescaping them would
     # turn query strings such as `&para=1` into `¶=1`, so they are left alone.
-    if "&" in value and not value.startswith(("http://", "https://")):
+    if "&" in value and not value.startswith(_URLS):
         return html.unescape(value)
     return value
+
+
+_URLS = ("http://", "https://")
 
 
 def money(value) -> Decimal | None:
@@ -353,6 +357,7 @@ def timestamp(value) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UK)
 
 
+@lru_cache(maxsize=4096)  # a book's invoices share a few hundred dates; dates are immutable
 def day(value) -> date | None:
     """The date part of `YYYY-MM-DD 00:00:00`, or a `23 Jul 2010` bank date."""
     if not value or value.startswith("0000"):
