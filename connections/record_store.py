@@ -6,10 +6,15 @@ costs a read of its hash, never a write, and a page with nothing to write opens 
 write transaction at all (only the pull's progress is saved), so an unchanged book
 writes nothing but progress.
 
-The statements are plain SQL made once per pull and run with one `executemany`: a
-sync stores tens of thousands of records, and the ORM spends about as long preparing
-each row's values and compiling each page's queries as the database spends storing
-them. The values are adapted by the same backend operations the fields use.
+A full read of a book already stored goes faster still: the provider hands over pages
+unparsed (WirePages) with a hash of each record's bytes, and a record whose bytes match
+the wire hash stored with it is unchanged without being parsed, mapped or encoded
+(`prepare`, in the reader thread). Only the others are compared by content hash.
+
+The statements are plain SQL made once per pull, many rows to a statement: a sync
+stores tens of thousands of records, and the ORM spends about as long preparing each
+row's values and compiling each page's queries as the database spends storing them.
+The values are adapted by the same backend operations the fields use.
 """
 
 import hashlib

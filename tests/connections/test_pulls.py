@@ -467,3 +467,17 @@ def test_records_stored_without_wire_hashes_are_compared_in_full_once_and_not_re
     assert stored(connection, "invoices", wire_hash="").count() == 0
     mapped.clear()
     assert run(connection, "invoices").records_unchanged == 130 and sum(mapped) == 0
+
+
+def test_a_broken_answer_in_a_re_read_ends_fetch_error_and_keeps_every_record(clearbooks, sandbox):
+    connection, key = linked(sandbox, **SMALL)
+    first = run(connection, "invoices", full=True)
+    before = dict(stored(connection, "invoices").values_list("remote_id", "content_hash"))
+    sandbox.fail_next(kind="malformed", count=1, key=key, operation="listInvoices", after=1)  # the second page
+
+    again = run(connection, "invoices")
+
+    assert again.status == P.FETCH_ERROR and "couldn't read" in again.error_message
+    assert (again.pages_fetched, again.records_unchanged, again.records_deleted) == (1, 100, 0)
+    assert dict(stored(connection, "invoices", is_deleted=False).values_list("remote_id", "content_hash")) == before
+    assert stored(connection, "invoices", last_pull=first).count() == 130
