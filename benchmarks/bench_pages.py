@@ -241,6 +241,7 @@ def _seed_data_statuses(cursor, now, connection_ids, statuses):
         "failures_in_row",
         "latest_pull_id",
         "latest_successful_pull_id",
+        "scheduled",  # computed with stale_after by staleness.refresh_all() once seeded
     ]
     cursor.execute("SELECT connection_id, data_type, MAX(id) FROM connections_pulloperation GROUP BY 1, 2")
     latest = {(c, d): pk for c, d, pk in cursor.fetchall()}
@@ -267,6 +268,7 @@ def _seed_data_statuses(cursor, now, connection_ids, statuses):
                     4 if failing else 0,
                     pull,
                     pull,
+                    0,
                 )
 
     _insert(cursor, "connections_datastatus", columns, rows())
@@ -303,6 +305,7 @@ def _seed_records(cursor, rng, now, connection_ids, records_per):
         "related_id",
         "attributes",
         "content_hash",
+        "wire_hash",
         "is_deleted",
         "created_at",
         "updated_at",
@@ -336,6 +339,7 @@ def _seed_records(cursor, rng, now, connection_ids, records_per):
                         "",
                         json.dumps(attrs),
                         hashlib.md5(remote.encode()).hexdigest(),
+                        "",
                         1 if n % 101 == 100 else 0,
                         stamp,
                         stamp,

@@ -1,0 +1,62 @@
+"""`make bench` keeps running as the schema changes: each benchmark, tiny, in a subprocess.
+
+The benchmarks seed their databases with plain SQL for speed, so a new NOT NULL column
+breaks them without breaking anything else; these runs say so in CI. They measure nothing
+(the figures come from `make bench`), they only check that every table is printed.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+PAGES = """
+import sys
+from pathlib import Path
+from benchmarks import bench_pages
+bench_pages.WARMUP, bench_pages.RUNS = 0, 1
+path = Path(sys.argv[1])
+bench_pages.prepare(path, {"companies": 30, "pulls": 300, "records": 3000})
+for name, ms in bench_pages.measure().items():
+    print(f"{name}: {ms:.1f} ms")
+"""
+
+CLIENT = """
+import sys
+from benchmarks import bench_client
+bench_client.main(["--pages", "2", "--repeat", "1"])
+"""
+
+
+def run_bench(code, *args, tmp_path):
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    env = {
+        **keep,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+    setup = "import django; django.setup()\n"
+    result = subprocess.run(
+        [sys.executable, "-c", setup + code, *args],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_the_pages_benchmark_seeds_the_current_schema_and_serves_every_page(tmp_path):
+    out = run_bench(PAGES, str(tmp_path / "pages.sqlite3"), tmp_path=tmp_path)
+    for page in ("companies list", "record browser", "dashboard", "pull page", "record page"):
+        assert f"{page}: " in out
+
+
+def test_the_client_benchmark_prints_its_ratio(tmp_path):
+    out = run_bench(CLIENT, tmp_path=tmp_path)
+    assert "ratio client / floor" in out and "peak process RSS" in out
