@@ -223,8 +223,10 @@ def parse_records_alone(body: bytes, spans, every_span, name: str) -> list | Non
     different meanings, or a record that does not parse alone): parse the whole response then."""
     # The declarations in scope at a record are on its ancestors, whose start tags all come
     # before it and outside every record: in the bytes before the first record and between them.
-    outside = [body[: every_span[0][0]]]
-    outside += [body[end:start] for (_, end), (start, _) in zip(every_span, every_span[1:], strict=False)]
+    head = body[: every_span[0][0]]
+    outside = [head] + [body[end:start] for (_, end), (start, _) in zip(every_span, every_span[1:], strict=False)]
+    # The XML declaration goes first too: it names the encoding the record's bytes are in.
+    declaration = head[: head.find(b"?>") + 2] if head.startswith(b"<?xml") else b""
     declared = {}
     for prefix, value in _NAMESPACE_DECLARATION.findall(b" ".join(outside)):
         if declared.setdefault(prefix, value) != value:
@@ -235,7 +237,7 @@ def parse_records_alone(body: bytes, spans, every_span, name: str) -> list | Non
     found = []
     for start, end in spans:
         try:
-            root = parse_xml(wrapper + b">" + body[start:end] + b"</w>")
+            root = parse_xml(declaration + wrapper + b">" + body[start:end] + b"</w>")
         except MappingError:
             return None
         elements = find_records(root, name)

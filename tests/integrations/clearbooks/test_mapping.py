@@ -404,3 +404,14 @@ def test_records_are_not_parsed_alone_when_a_prefix_means_two_things():
     body = envelope(f'<r><a xmlns:ns1="urn:other"/>{INVOICE_A}</r>')
     spans = mapping.record_spans(body, "Invoice")
     assert mapping.parse_records_alone(body, spans, spans, "Invoice") is None
+
+
+def test_records_parsed_alone_keep_the_answers_encoding():
+    record = '<ns1:Invoice invoice_id="8"><description>Café £5</description></ns1:Invoice>'
+    text = envelope(f"<r>{INVOICE_A}{record}</r>").decode().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    body = text.encode("latin-1")
+    spans = mapping.record_spans(body, "Invoice")
+
+    (alone,) = mapping.parse_records_alone(body, spans[1:], spans, "Invoice")
+
+    assert mapping.fields(alone)["description"] == "Café £5"
