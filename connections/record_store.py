@@ -21,6 +21,7 @@ import hashlib
 import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 import orjson
 from django.db import connections, router, transaction
@@ -78,6 +79,12 @@ class KnownPage:
 
     records: list
     unchanged: list  # remote ids of the records whose bytes matched their stored wire hash
+
+
+class _Stored(NamedTuple):
+    content_hash: str
+    is_deleted: bool
+    wire_hash: str
 
 
 @dataclass
@@ -214,15 +221,15 @@ class PageStore:
         now = None
         for remote_id, record in incoming.items():
             row = stored.get(remote_id)
-            if row is not None and not row[1] and record.wire_hash and record.wire_hash == row[2]:
+            if row is not None and not row.is_deleted and record.wire_hash and record.wire_hash == row.wire_hash:
                 continue  # the very bytes stored last time: unchanged, without encoding it
             digest, text = encode(record)
             if row is None:
                 result.created += 1
-            elif row[0] != digest or row[1]:  # changed, or back after a full read had marked it deleted
+            elif row.content_hash != digest or row.is_deleted:  # changed, or back after being marked deleted
                 result.updated += 1
             else:
-                if record.wire_hash and record.wire_hash != row[2]:
+                if record.wire_hash and record.wire_hash != row.wire_hash:
                     rehash.append((record.wire_hash, self.connection_id, self.pull.data_type, remote_id))
                 continue
             if now is None:
@@ -231,7 +238,7 @@ class PageStore:
         result.unchanged = result.fetched - result.created - result.updated
         return result, rows, rehash
 
-    def _stored(self, remote_ids) -> dict:
+    def _stored(self, remote_ids) -> dict[str, _Stored]:
         stored = {}
         with self.db.cursor() as cursor:
             for start in range(0, len(remote_ids), SELECT_BATCH):
@@ -240,8 +247,8 @@ class PageStore:
                     f"{self.select_sql}({', '.join(['%s'] * len(batch))})",
                     [self.connection_id, self.pull.data_type, *batch],
                 )
-                for remote_id, digest, is_deleted, wire_hash in cursor.fetchall():
-                    stored[remote_id] = (digest, is_deleted, wire_hash)
+                for remote_id, *row in cursor.fetchall():
+                    stored[remote_id] = _Stored(*row)
         return stored
 
     def _amount(self, value):

@@ -24,7 +24,6 @@ for name, ms in bench_pages.measure().items():
 """
 
 CLIENT = """
-import sys
 from benchmarks import bench_client
 bench_client.main(["--pages", "2", "--repeat", "1"])
 """

@@ -695,9 +695,7 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
             elements = mapping.find_records(root, record_name)
             if not elements:
                 return
-            records, problem = _map(data_type, elements, currencies)
-            if problem:
-                raise errors.unreadable(read.operation, problem)
+            records = _map(data_type, read.operation, elements, currencies)
             if spans and len(spans) == len(records):
                 for record, digest in zip(records, mapping.wire_hashes(body, spans), strict=True):
                     record.wire_hash = digest
@@ -749,21 +747,19 @@ class _WirePage(WirePage):
                     self.operation, f"{len(every)} records parsed where {len(self.wire_hashes)} were cut"
                 )
             elements = [every[i] for i in wanted]
-        records, problem = _map(self.data_type, elements, self.currencies)
-        if problem:
-            raise errors.unreadable(self.operation, problem)
+        records = _map(self.data_type, self.operation, elements, self.currencies)
         for i, record in zip(wanted, records, strict=True):
             record.wire_hash = self.wire_hashes[i]
         return _unique(records)
 
 
-def _map(data_type, elements, currencies) -> tuple[list[NormalizedRecord], str]:
-    # The error is returned, not raised, so the ClearBooksError made from it is raised
-    # outside any except block and carries no chained exception.
+def _map(data_type, operation, elements, currencies) -> list[NormalizedRecord]:
+    """Record elements -> NormalizedRecords, or ClearBooksError (permanent) when one cannot be read."""
     try:
-        return mapping.map_elements(data_type, elements, currencies), ""
+        return mapping.map_elements(data_type, elements, currencies)
     except mapping.MappingError as exc:
-        return [], str(exc)
+        problem = str(exc)
+    raise errors.unreadable(operation, problem)  # outside the except block: nothing chained
 
 
 def _unique(records: list[NormalizedRecord]) -> list[NormalizedRecord]:
