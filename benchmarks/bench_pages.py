@@ -78,7 +78,7 @@ def seed(scale: dict, now: datetime):
     """Fill an empty, migrated database; deterministic for a given scale."""
     from django.contrib.auth.models import Group, User
 
-    from connections import staleness
+    from connections.sync import staleness
     from integrations.models import Integration, SyncSetting
 
     rng = random.Random(42)

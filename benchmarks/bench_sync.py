@@ -4,7 +4,7 @@ two references on the same data, then re-syncs after 1% of the records changed.
     python benchmarks/run.py sync          # or: make bench
     python benchmarks/bench_sync.py --naive-invoices 1000 --naive-entities 500
 
-- **sync**: `connections.pulls.sync()` for invoices, customers and suppliers (the real
+- **sync**: `connections.sync.pulls.sync()` for invoices, customers and suppliers (the real
   engine: client, mapping, content hashes, bulk upserts per page, progress, heartbeat).
 - **floor**: the very same HTTP requests (bytes built by zeep once, as the client sends
   them) with plain requests and only an lxml parse of each body; nothing stored.
@@ -96,8 +96,8 @@ def _connection(key, label):
 
 def child_sync(base_url, scale):
     from connections.models import PullOperation
-    from connections.pulls import sync
-    from connections.queueing import queue_pull
+    from connections.sync.pulls import sync
+    from connections.sync.queueing import queue_pull
     from integrations.clearbooks.sandbox import HttpControl, make_key
 
     key = make_key(**book_spec(scale))

@@ -28,7 +28,7 @@ from . import status
 from .credentials import store_credentials
 from .events import COMPANY_USER, record_event
 from .models import Connection, ConnectionEvent, LinkAttempt
-from .queueing import queue_first_link_pulls
+from .sync.queueing import queue_first_link_pulls
 
 logger = logging.getLogger(__name__)
 

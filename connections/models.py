@@ -313,9 +313,9 @@ class DataStatus(models.Model):
     last_successful_started_at = models.DateTimeField(null=True, blank=True)
     # When this data becomes stale (no success within twice the interval, from the last
     # success or the link); null while nothing schedules it (not Linked, integration off,
-    # frequency "none"). Kept by connections.staleness where its inputs change.
+    # frequency "none"). Kept by connections.sync.staleness where its inputs change.
     stale_after = models.DateTimeField(null=True, blank=True, editable=False)
-    # Its connection is Linked and its integration on; kept by connections.staleness too.
+    # Its connection is Linked and its integration on; kept by connections.sync.staleness too.
     scheduled = models.BooleanField(default=False, editable=False)
 
     class Meta:
@@ -345,7 +345,7 @@ class DataStatus(models.Model):
         super().save(*args, **kwargs)
         update_fields = kwargs.get("update_fields")
         if update_fields is None or "last_successful_sync_at" in update_fields:
-            from .staleness import refresh_data_status
+            from .sync.staleness import refresh_data_status
 
             refresh_data_status(self.connection_id, self.data_type)
             self.stale_after, self.scheduled = (

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .events import record_event
 from .models import Connection, ConnectionEvent
-from .staleness import refresh_connection
+from .sync.staleness import refresh_connection
 
 S = Connection.Status
 

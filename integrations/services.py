@@ -100,8 +100,8 @@ def _save_sync_settings(formset):
 
 
 def _refresh_staleness(integration):
-    """Its connections' data is only stale while it is on, by its frequencies (connections.staleness)."""
-    from connections.staleness import refresh_integration  # connections depends on integrations, not back
+    """Its connections' data is only stale while it is on, by its frequencies (connections.sync.staleness)."""
+    from connections.sync.staleness import refresh_integration  # connections depends on integrations, not back
 
     refresh_integration(integration)
 

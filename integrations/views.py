@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from portal.access import require_perm
+from portal.web.access import require_perm
 
 from . import queries, services
 from .forms import ActivityFilterForm, IntegrationSearchForm, NoSettingsForm, sync_formset

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "portal",
+    "portal.web",
     "integrations",
     "connections",
 ]

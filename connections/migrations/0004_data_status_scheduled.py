@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 def backfill(apps, schema_editor):
     """Every existing data status gets `scheduled` (and `stale_after` again) from the rows as they are now."""
-    from connections.staleness import refresh_all
+    from connections.sync.staleness import refresh_all
 
     refresh_all(apps)
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from integrations.models import Integration
-from portal.access import require_perm
+from portal.web.access import require_perm
 
 from .. import lifecycle
 from ..forms import SORTS, CompanyFilterForm, CompanyForm, ConnectionForm

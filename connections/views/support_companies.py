@@ -3,12 +3,12 @@
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from portal.access import require_perm
+from portal.web.access import require_perm
 
-from .. import health
 from ..link import can_issue_new_link_url, link_url
 from ..models import Company, PullOperation
-from ..queueing import refresh_refusal
+from ..support import health
+from ..sync.queueing import refresh_refusal
 
 RECENT_PULLS = 10
 

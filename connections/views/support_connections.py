@@ -7,12 +7,13 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from integrations.registry import CredentialStatus
-from portal.access import require_perm
+from portal.web.access import require_perm
 
-from .. import health, timeline
+from .. import timeline
 from ..models import ACTIVE_PULL_STATUSES
 from ..notes import NoteForm, add_note
 from ..recheck import NothingToTest, recheck_credentials
+from ..support import health
 from .support import connection_or_404
 from .support_companies import connection_cards
 

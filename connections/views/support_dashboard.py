@@ -6,10 +6,10 @@ from django.db import connection as db_connection
 from django.shortcuts import render
 from django.utils import timezone
 
-from portal.access import require_perm
+from portal.web.access import require_perm
 
-from .. import health
 from ..models import ACTIVE_PULL_STATUSES, FAILED_PULL_STATUSES, PullOperation, PullStatus
+from ..support import health
 
 HOURS = 24
 # The chart stacks pulls by outcome; the tones match the status badges.

@@ -3,7 +3,7 @@
 from django.shortcuts import get_object_or_404, render
 
 from integrations.models import Integration
-from portal.access import require_perm
+from portal.web.access import require_perm
 
 from ..models import ACTIVE_PULL_STATUSES, Company, PullOperation, PullStatus
 from ..support_forms import PullFilterForm

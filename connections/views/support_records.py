@@ -4,7 +4,7 @@ from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from portal.access import require_perm
+from portal.web.access import require_perm
 
 from ..models import Record
 from ..support_forms import RECORD_SORTS, RecordFilterForm

@@ -7,11 +7,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from portal.access import require_perm
+from portal.web.access import require_perm
 
 from ..models import Connection, PullOperation
-from ..pulls import cancel_pull
-from ..queueing import queue_refresh, refresh_refusal
+from ..sync.pulls import cancel_pull
+from ..sync.queueing import queue_refresh, refresh_refusal
 
 
 def _back(request, connection_id):

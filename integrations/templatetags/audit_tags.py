@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django import template
 
-from portal.templatetags.portal_tags import when
+from portal.web.templatetags.portal_tags import when
 
 register = template.Library()
 

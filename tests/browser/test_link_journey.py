@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from connections.models import Company, Connection, PullOperation, Record
-from portal.templatetags.portal_tags import money
+from portal.web.templatetags.portal_tags import money
 
 from .conftest import click_and_wait, flash, log_in
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from connections import demo as demo_companies
 from connections.models import Connection, PullOperation
 from portal import demo
+from portal.demo import companies as demo_companies
 
 from .conftest import log_in, poll
 

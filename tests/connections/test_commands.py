@@ -67,7 +67,7 @@ def test_it_refuses_an_unknown_or_disabled_integration(db):
 def test_it_seeds_demo_companies_in_every_status_once(clearbooks, sandbox, settings):
     from django.test import Client
 
-    from connections import demo
+    from portal.demo import companies as demo
 
     settings.PORTAL_BASE_URL = "http://testserver"
     lines = demo.seed_companies(StringIO())

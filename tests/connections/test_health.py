@@ -7,10 +7,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import health, status
+from connections import status
 from connections.credentials import store_credentials
 from connections.link import issue_link_url
 from connections.models import Connection, PullOperation
+from connections.support import health
 from integrations import services
 from integrations.models import SyncSetting
 from tests import factory
@@ -158,8 +159,8 @@ def test_it_says_the_first_sync_has_not_run_yet_instead_of_nothing_is_wrong(clea
 
 
 def test_it_says_which_data_types_of_the_first_sync_run_and_wait(clearbooks, support_client):
-    from connections.pulls import claim
-    from connections.queueing import queue_pull
+    from connections.sync.pulls import claim
+    from connections.sync.queueing import queue_pull
 
     connection = factory.make_connection(linked_at=NOW - timedelta(minutes=5))
     pulls = {
@@ -183,7 +184,7 @@ def test_it_says_which_data_types_of_the_first_sync_run_and_wait(clearbooks, sup
 
 
 def test_it_says_the_first_sync_is_queued_when_no_worker_has_taken_it(clearbooks):
-    from connections.queueing import queue_first_link_pulls
+    from connections.sync.queueing import queue_first_link_pulls
 
     connection = factory.make_connection(linked_at=NOW - timedelta(minutes=5))
     assert queue_first_link_pulls(connection, enqueue=False)

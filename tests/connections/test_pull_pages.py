@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from connections.credentials import store_credentials
 from connections.models import Connection, PullOperation
-from connections.queueing import queue_pull
+from connections.sync.queueing import queue_pull
 from tests import factory
 from tests.plugins.worker import wait_for
 

@@ -8,12 +8,12 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
-from connections import record_store
 from connections.credentials import store_credentials
 from connections.models import Connection, ConnectionEvent, DataStatus, PullOperation, Record
-from connections.pulls import cancel_pull, sync
-from connections.queueing import queue_pull
-from connections.record_store import content_hash
+from connections.sync import store as record_store
+from connections.sync.pulls import cancel_pull, sync
+from connections.sync.queueing import queue_pull
+from connections.sync.store import content_hash
 from integrations.registry import NormalizedRecord
 from tests import factory
 
@@ -285,7 +285,7 @@ def test_an_unexpected_error_ends_internal_error_with_a_traceback_but_no_key(cle
     def broken(*args, **kwargs):
         raise RuntimeError(f"boom while talking with key {key}")
 
-    monkeypatch.setattr("connections.pulls.upsert_page", broken)
+    monkeypatch.setattr("connections.sync.pulls.upsert_page", broken)
     pull = run(connection, "paymentMethods")
 
     assert pull.status == P.INTERNAL_ERROR

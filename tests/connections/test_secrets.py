@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.debug import ExceptionReporter
 
-from connections import lifecycle, pulls
+from connections import lifecycle
+from connections.sync import pulls
 from connections.link import issue_link_url
 from connections.models import Connection, PullOperation, Record
 from tests import factory

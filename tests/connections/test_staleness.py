@@ -8,8 +8,9 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from connections import health, status
+from connections import status
 from connections.models import Connection, DataStatus, PullOperation
+from connections.support import health
 from integrations import services
 from tests import factory
 from tests.connections.test_pulls import SMALL, linked, run
@@ -133,7 +134,7 @@ def test_the_backfill_computes_what_the_maintenance_keeps(clearbooks):
 @pytest.mark.parametrize("state", ["linked", "deauthorized", "off", "no setting"])
 def test_it_saves_after_a_success_what_the_general_recomputation_gives(clearbooks, frequency, state):
     """The one-UPDATE path of a completed pull (staleness.after_success) agrees with staleness.refresh."""
-    from connections import staleness
+    from connections.sync import staleness
 
     clearbooks.sync_settings.filter(data_type="invoices").update(frequency=frequency)
     if state == "no setting":

@@ -259,7 +259,7 @@ def test_it_says_there_is_nothing_to_test_without_a_key(support_client, clearboo
 
 
 def run_queued(connection):
-    from connections.tasks import run_pull
+    from connections.sync.tasks import run_pull
 
     for pull in PullOperation.objects.filter(connection=connection, status=P.QUEUED).order_by("pk"):
         run_pull(pull.pk)
@@ -267,7 +267,7 @@ def run_queued(connection):
 
 def test_it_tells_the_whole_life_of_a_connection_newest_first(client, sandbox, clearbooks, admin_user):
     from connections import lifecycle
-    from connections.queueing import queue_refresh
+    from connections.sync.queueing import queue_refresh
     from integrations import services
 
     sandbox.configure(page_sizes={"listInvoices": 50})

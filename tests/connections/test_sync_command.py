@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from connections.credentials import store_credentials
 from connections.models import PullOperation, Record
-from connections.queueing import queue_pull
+from connections.sync.queueing import queue_pull
 from tests import factory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from connections import tasks
 from connections.credentials import store_credentials
 from connections.models import Connection, PullOperation, Record
-from connections.queueing import queue_first_link_pulls, queue_pull, queue_refresh
+from connections.sync import tasks
+from connections.sync.queueing import queue_first_link_pulls, queue_pull, queue_refresh
 from integrations.models import SyncSetting
 from tests import factory
 from tests.plugins.worker import wait_for

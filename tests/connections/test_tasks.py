@@ -8,10 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
-from connections import schedule, tasks
 from connections.credentials import store_credentials
 from connections.models import Connection, DataStatus, PullOperation
-from connections.queueing import queue_pull
+from connections.sync import schedules as schedule
+from connections.sync import tasks
+from connections.sync.queueing import queue_pull
 from integrations.models import SyncSetting
 from tests import factory
 
@@ -174,7 +175,7 @@ def test_schedule_syncs_creates_the_schedules_once(db):
     call_command("schedule_syncs", stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("schedule_syncs", stdout=open("/dev/null", "w"))  # noqa: SIM115
     rows = {s.func: s for s in Schedule.objects.all()}
-    assert set(rows) == {"connections.tasks.queue_due_pulls", "connections.tasks.watchdog"}
+    assert set(rows) == {"connections.sync.tasks.queue_due_pulls", "connections.sync.tasks.watchdog"}
     assert all(s.schedule_type == Schedule.MINUTES and s.minutes == 1 and s.repeats == -1 for s in rows.values())
 
 

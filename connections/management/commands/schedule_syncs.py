@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
 SCHEDULES = (
-    ("Queue due pulls", "connections.tasks.queue_due_pulls"),
-    ("Pull watchdog", "connections.tasks.watchdog"),
+    ("Queue due pulls", "connections.sync.tasks.queue_due_pulls"),
+    ("Pull watchdog", "connections.sync.tasks.watchdog"),
 )
 
 

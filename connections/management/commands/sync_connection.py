@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ...models import Connection, PullOperation
-from ...pulls import sync
-from ...queueing import active_pull, queue_pull, refresh_refusal
+from ...sync.pulls import sync
+from ...sync.queueing import active_pull, queue_pull, refresh_refusal
 
 COLUMNS = ("status", "fetched", "created", "updated", "unchanged", "deleted", "seconds")
 

@@ -9,8 +9,9 @@ from integrations import services
 from integrations.catalogue import sync_catalogue
 from integrations.models import Integration
 
-from .accounts import save_user
-from .roles import ADMIN, SUPPORT
+from ..accounts import save_user
+from ..roles import ADMIN, SUPPORT
+from .companies import seed_companies
 
 DEMO_USERS = (
     # (username, role, password): printed by `make run`, so they are no secret.
@@ -22,8 +23,6 @@ DEMO_INTEGRATION = "jhch"
 
 def seed(stdout) -> list[str]:
     """Seed the demo; return the lines worth printing (logins, Link URLs, sandbox keys)."""
-    from connections.demo import seed_companies
-
     sync_catalogue()
     users = {}
     for username, role, password in DEMO_USERS:

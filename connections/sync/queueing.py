@@ -13,8 +13,8 @@ when the pull starts (`pulls.decide_mode`).
 from django.db import IntegrityError, transaction
 from django_q.tasks import async_task
 
-from .events import record_event
-from .models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, DataStatus, PullOperation
+from ..events import record_event
+from ..models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, DataStatus, PullOperation
 
 RUN_PULL_TASK = "connections.tasks.run_pull"
 

@@ -40,7 +40,7 @@ def _models(apps=None):
         return get("connections", "DataStatus"), get("connections", "Connection"), get("integrations", "SyncSetting")
     from integrations.models import SyncSetting
 
-    from .models import Connection, DataStatus
+    from ..models import Connection, DataStatus
 
     return DataStatus, Connection, SyncSetting
 
@@ -145,7 +145,7 @@ def _success_sql(using):
     from integrations.models import Integration, SyncSetting
     from integrations.registry import FREQUENCY_SECONDS
 
-    from .models import Connection
+    from ..models import Connection
 
     quote = connections[using].ops.quote_name
 

@@ -4,8 +4,8 @@ Delivery is at least once: `run_pull` for a pull that already ended, or that ano
 process took, does nothing.
 """
 
-from . import schedule
-from .models import PullOperation
+from ..models import PullOperation
+from . import schedules
 from .pulls import sync
 
 
@@ -19,9 +19,9 @@ def run_pull(pull_id):
 
 def queue_due_pulls():
     """Every minute: queue the pulls that are due by their data type's frequency."""
-    return len(schedule.queue_due_pulls())
+    return len(schedules.queue_due_pulls())
 
 
 def watchdog():
     """Every minute: fail and requeue pulls whose worker went silent."""
-    return schedule.watchdog()
+    return schedules.watchdog()

@@ -9,14 +9,17 @@ first-link pulls are queued and the worker fills its data.
 
 from django.db import transaction
 
+from connections import lifecycle, status
+from connections.credentials import store_credentials
+from connections.events import SYSTEM
+from connections.link import Outcome, can_issue_new_link_url, issue_link_url, link_url, submit_credentials
+from connections.models import Company, Connection
+
+# The demo is development equipment, like the sandbox whose keys it hands out; the import
+# contract (pyproject.toml) keeps production code from importing either.
+from integrations.clearbooks.sandbox.keys import demo_key, revoked_demo_key
 from integrations.models import Integration
 from integrations.registry import CredentialStatus
-
-from . import lifecycle, status
-from .credentials import store_credentials
-from .events import SYSTEM
-from .link import Outcome, can_issue_new_link_url, issue_link_url, link_url, submit_credentials
-from .models import Company, Connection
 
 S = Connection.Status
 DEMO_INTEGRATION = "jhch"
@@ -28,18 +31,9 @@ DEAUTHORIZED = "Northgate Print Co"
 UNLINKED = "Riverside Dental Practice"
 
 
-def _sandbox_keys():
-    # The demo is the one place outside the provider package that needs sandbox keys;
-    # imported here so the portal itself never depends on the sandbox.
-    from integrations.clearbooks.sandbox.keys import demo_key, revoked_demo_key
-
-    return demo_key, revoked_demo_key
-
-
 def seed_companies(stdout):
     """Create demo companies in every state; idempotent. Returns lines to print."""
     integration = Integration.objects.get(key=DEMO_INTEGRATION)
-    demo_key, revoked_demo_key = _sandbox_keys()
     lines = []
     lines += _seed_linked(integration, demo_key(LINKED))
     lines += _seed_pending(integration, demo_key(PENDING))

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from integrations.registry import WirePage
 
-from .models import Record
+from ..models import Record
 
 INSERT_FIELDS = (
     "connection",

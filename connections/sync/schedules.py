@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from integrations.models import SyncSetting
 
-from .models import ACTIVE_PULL_STATUSES, Connection, DataStatus, PullOperation
+from ..models import ACTIVE_PULL_STATUSES, Connection, DataStatus, PullOperation
 from .pulls import RUNNING, end_pull
 from .queueing import enqueue_pull_task, queue_pull
 

@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from integrations.registry import ErrorKind, ProviderError
 
-from . import status as connection_status
-from .credentials import CredentialsUnreadable, connection_credentials, mark_validated
-from .events import record_event
-from .models import (
+from .. import status as connection_status
+from ..credentials import CredentialsUnreadable, connection_credentials, mark_validated
+from ..events import record_event
+from ..models import (
     ACTIVE_PULL_STATUSES,
     FAILED_PULL_STATUSES,
     Company,
@@ -41,8 +41,8 @@ from .models import (
     PullOperation,
 )
 from .prefetch import Prefetch
-from .record_store import PageStore, mark_missing_deleted, upsert_page
 from .staleness import after_success, refresh_data_status
+from .store import PageStore, mark_missing_deleted, upsert_page
 
 logger = logging.getLogger(__name__)
 

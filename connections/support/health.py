@@ -14,15 +14,15 @@ from django.utils import timezone
 
 from integrations.models import Integration, SyncSetting
 
-from .models import (
+from ..models import (
     ACTIVE_PULL_STATUSES,
     Connection,
     DataStatus,
     PullOperation,
     PullStatus,
 )
-from .schedule import next_due_at
-from .staleness import STALE_FACTOR  # the rule the dashboard's stored stale_after follows too
+from ..sync.schedules import next_due_at
+from ..sync.staleness import STALE_FACTOR  # the rule the dashboard's stored stale_after follows too
 
 # A data type is "failing repeatedly" from this many failed pulls in a row.
 FAILING_IN_ROW = 3

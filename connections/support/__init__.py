@@ -1,0 +1,1 @@
+"""What support staff see: per-data-type health, the diagnosis sentence, the dashboard's queries."""

@@ -1,0 +1,1 @@
+"""The sync engine: pull operations, the record store, queueing, schedules and their django-q2 tasks."""
