@@ -156,6 +156,8 @@ def test_it_starts_everything_prints_the_logins_and_stops_cleanly_on_sigterm(por
     assert "Log in as 'admin' (Admin), password 'admin-demo-password'" in text
     assert "Log in as 'support' (Support), password 'support-demo-password'" in text
     assert set(portal.child_pids()) >= {"web", "worker"}
+    unprefixed = [line for line in portal.output if not re.match(r"^\w+ +\| ", line)]
+    assert unprefixed == []  # every line says which process it came from (the seed's django-q lines too)
     with urllib.request.urlopen(f"{portal.url}/accounts/login/", timeout=10) as response:
         assert response.status == 200
         assert b"Log in" in response.read()
@@ -184,3 +186,27 @@ def test_it_refuses_to_start_on_a_port_in_use(db):
         port = busy.getsockname()[1]
         with pytest.raises(CommandError, match=f"Port {port} on 127.0.0.1 .* is already in use"):
             call_command("runportal", "--port", str(port), "--sandbox-port", str(free_port()))
+
+
+def test_the_sandbox_is_optional_equipment_it_restarts_while_the_portal_keeps_running(portal):
+    portal.start().wait_for(READY)
+    first = portal.child_pids()["sandbox"]
+    web = portal.child_pids()["web"]
+    os.killpg(first, signal.SIGKILL)
+    portal.wait_for("sandbox stopped (exit code -9); the rest keeps running. Starting it again.")
+    restarted = portal.wait_for("started sandbox (pid")
+    assert int(re.search(r"pid (\d+)", restarted).group(1)) != first
+    assert portal.process.poll() is None
+    assert alive(web)
+    with urllib.request.urlopen(f"{portal.url}/accounts/login/", timeout=10) as response:
+        assert response.status == 200
+
+
+def test_it_starts_no_sandbox_when_the_portal_points_at_another_server(portal):
+    elsewhere = free_port()
+    portal.env["CLEARBOOKS_WSDL_URL"] = f"http://localhost:{elsewhere}/api/accounting/wsdl/"
+    portal.start().wait_for(READY)
+    text = "\n".join(portal.output)
+    assert "CLEARBOOKS_WSDL_URL points at localhost: not starting the Clear Books sandbox" in text
+    assert "sandbox" not in portal.child_pids()
+    assert set(portal.child_pids()) == {"web", "worker"}

@@ -21,10 +21,19 @@ class ChildFailed(Exception):
 
 
 class Supervisor:
-    def __init__(self, out=None, stop_timeout=15.0):
+    """Children are essential (one exits: everything stops) or optional equipment, such as
+    the demo sandbox: one of those that exits is reported and started again, and the rest
+    keep running."""
+
+    def __init__(self, out=None, stop_timeout=15.0, restart_delay=1.0, max_restarts=5):
         self.out = out or sys.stdout
         self.stop_timeout = stop_timeout
+        self.restart_delay = restart_delay
+        self.max_restarts = max_restarts  # an optional child that keeps dying is given up on
         self.children = []  # [(name, Popen)] in start order
+        self._optional = {}  # name -> (argv, cwd, env), to start it again
+        self._restarts = {}  # name -> how many times it was started again
+        self._given_up = set()
         self._lock = threading.Lock()
         self._width = 7
 
@@ -33,7 +42,9 @@ class Supervisor:
             self.out.write(f"{name:<{self._width}} | {line}\n")
             self.out.flush()
 
-    def start(self, name, argv, *, cwd=None, env=None):
+    def start(self, name, argv, *, cwd=None, env=None, optional=False):
+        if optional:
+            self._optional[name] = (argv, cwd, env)
         self._width = max(self._width, len(name))
         child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(
@@ -68,12 +79,32 @@ class Supervisor:
         raise ChildFailed(f"The {name} process did not answer on {host}:{port} within {timeout:.0f} seconds.")
 
     def watch(self, poll=0.3):
-        """Block while every child runs; raise ChildFailed when one exits."""
+        """Block while every essential child runs; raise ChildFailed when one exits.
+
+        An optional child that exits is started again, up to `max_restarts` times, while
+        the others keep running."""
         while True:
-            for name, process in self.children:
-                if process.poll() is not None:
+            for name, process in list(self.children):
+                if process.poll() is None or name in self._given_up:
+                    continue
+                if name not in self._optional:
                     raise ChildFailed(f"The {name} process exited with code {process.returncode}.")
+                self._restart(name, process)
             time.sleep(poll)
+
+    def _restart(self, name, process):
+        argv, cwd, env = self._optional[name]
+        index = self.children.index((name, process))
+        restarts = self._restarts.get(name, 0)
+        if restarts >= self.max_restarts:
+            self._given_up.add(name)
+            self.say(f"{name} stopped {restarts + 1} times (exit code {process.returncode}); not starting it again.")
+            return
+        self._restarts[name] = restarts + 1
+        self.say(f"{name} stopped (exit code {process.returncode}); the rest keeps running. Starting it again.")
+        time.sleep(self.restart_delay)
+        self.start(name, argv, cwd=cwd, env=env, optional=True)
+        self.children.insert(index, self.children.pop())  # keep start order: it stops last, as before
 
     def stop_all(self):
         """Stop the children one by one, newest first: SIGTERM, a bounded wait, then SIGKILL for the group.

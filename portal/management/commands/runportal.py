@@ -1,11 +1,14 @@
 """`manage.py runportal`: the whole portal in one foreground command (what `make run` starts).
 
-Order: the Clear Books sandbox (when that command exists) and a wait for its port, the
-demo seed, the sync schedules (when that command exists), then gunicorn and the django-q2
-worker. Ctrl-C or SIGTERM stops every child and exits 0; a child that dies stops the
-rest and exits non-zero, naming it.
+Order: the Clear Books sandbox (only when the portal points at it) and a wait for its
+port, the demo seed, the sync schedules, then gunicorn and the django-q2 worker. Ctrl-C or
+SIGTERM stops every child and exits 0. The web server or the worker dying stops the rest
+and exits non-zero, naming it; the sandbox is optional equipment: if it stops, runportal
+says so and starts it again while the portal keeps running.
 """
 
+import contextlib
+import logging
 import os
 import signal
 import sys
@@ -20,6 +23,20 @@ from portal import demo
 from portal.management.processes import ChildFailed, PrefixedWriter, Supervisor, port_open
 
 SANDBOX_WSDL_PATH = "/api/accounting/wsdl/"
+
+
+@contextlib.contextmanager
+def _logs_to(writer, logger_name):
+    """Send a library logger's lines through `writer` for a while, so they carry a prefix too."""
+    logger = logging.getLogger(logger_name)
+    saved = logger.handlers[:], logger.propagate
+    handler = logging.StreamHandler(writer)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.handlers, logger.propagate = [handler], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved
 
 
 class Stop(Exception):
@@ -64,7 +81,7 @@ class Command(BaseCommand):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         wanted = [(host, port, "the web server")]
         commands = get_commands()
-        with_sandbox = "clearbooks_sandbox" in commands
+        with_sandbox = "clearbooks_sandbox" in commands and self._wants_sandbox(supervisor, sandbox_port)
         if with_sandbox:
             wanted.append(("127.0.0.1", sandbox_port, "the Clear Books sandbox"))
         for check_host, check_port, what in wanted:
@@ -75,15 +92,15 @@ class Command(BaseCommand):
                 )
         env = {}
         if with_sandbox:
-            sandbox = supervisor.start("sandbox", manage + ["clearbooks_sandbox", "--port", str(sandbox_port)])
+            argv = manage + ["clearbooks_sandbox", "--port", str(sandbox_port)]
+            sandbox = supervisor.start("sandbox", argv, optional=True)
             supervisor.wait_for_port("sandbox", sandbox, "127.0.0.1", sandbox_port)
             env = self._point_at_sandbox(supervisor, sandbox_port)
-        else:
-            supervisor.say("no clearbooks_sandbox command yet: starting without the Clear Books sandbox")
         seed_out = PrefixedWriter(supervisor, "seed")
-        lines = demo.seed(seed_out)
-        if "schedule_syncs" in commands:
-            call_command("schedule_syncs", stdout=seed_out)
+        with _logs_to(seed_out, "django-q"):  # the seed queues the demo's first pulls: django-q logs each
+            lines = demo.seed(seed_out)
+            if "schedule_syncs" in commands:
+                call_command("schedule_syncs", stdout=seed_out)
         seed_out.flush()
         connections.close_all()  # children open their own; none inherits this process's
         web = supervisor.start("web", self._gunicorn(host, port, options), cwd=settings.BASE_DIR, env=env)
@@ -101,6 +118,17 @@ class Command(BaseCommand):
             "--graceful-timeout", "5",
             "--access-logfile", "-",
         ]  # fmt: skip
+
+    def _wants_sandbox(self, supervisor, sandbox_port) -> bool:
+        """The sandbox is started when the portal would talk to it: no WSDL URL set, or one on its port."""
+        wsdl_url = settings.CLEARBOOKS_WSDL_URL
+        if not wsdl_url:
+            return True
+        parts = urlsplit(wsdl_url)
+        if parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == sandbox_port:
+            return True
+        supervisor.say(f"CLEARBOOKS_WSDL_URL points at {parts.hostname}: not starting the Clear Books sandbox")
+        return False
 
     def _point_at_sandbox(self, supervisor, sandbox_port):
         """Without CLEARBOOKS_WSDL_URL, the demo would reach for the real Clear Books: use the sandbox."""
