@@ -12,3 +12,7 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("connections.urls")),
 ]
+
+handler400 = "portal.errors.bad_request"
+handler403 = "portal.errors.permission_denied"
+handler404 = "portal.errors.page_not_found"
