@@ -9,7 +9,7 @@ may hold the API key: `scrub()` removes it from anything the server echoed back.
 from __future__ import annotations
 
 from ..registry import ErrorKind, ProviderError
-from .mapping import Fault
+from .parsing import Fault
 
 RELINK = "Clear Books rejected the API key: the company must relink."
 
