@@ -59,7 +59,7 @@ def fields(element, depth=0) -> dict:
     """Every field of a record as received: attribute, else child element (text or nested)."""
     if depth > MAX_DEPTH:
         raise MappingError(f"a record nests elements more than {MAX_DEPTH} deep, which we refuse")
-    # The hot path of a sync (a page of 100 invoices has ~4,000 fields): a C-level dict copy
+    # The hot path of a sync (a page of invoices has thousands of fields): a C-level dict copy
     # of the attributes, one cheap test per record for namespaced attributes, and the common
     # child shapes (a plain text leaf, a list) handled inline.
     out = dict(element.attrib)

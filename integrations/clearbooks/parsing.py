@@ -18,8 +18,8 @@ _TAG = attrgetter("tag")
 
 # Answers are parsed by the standard library's C ElementTree (expat), not lxml: lxml hands
 # every attribute to Python through a slow per-attribute call, while expat builds each
-# element's attributes as a plain dict while parsing, and an invoice has dozens of them
-# (benchmarks/bench_client.py measures it). lxml still builds our requests (via zeep).
+# element's attributes as a plain dict while parsing, and an invoice has dozens of them.
+# lxml still builds our requests (via zeep).
 #
 # Safety: a DOCTYPE anywhere is refused before parsing, so there is no DTD, hence no entity
 # (an undefined `&name;` is a syntax error) and no external reference. The byte check covers
@@ -101,8 +101,8 @@ def find_records(root, name: str) -> list:
     PHP's SoapServer in encoded style names array members `item` and types them with
     xsi:type, so fall back to matching `xsi:type="…:Name"` when no element is named so.
     """
-    # Distinct tags first (a page has a dozen), then C-speed iteration by exact tag: several
-    # times faster than a `{*}` wildcard path, which ElementTree matches in Python.
+    # Distinct tags first (a page has a dozen), then iteration by exact tag, which runs in C,
+    # where a `{*}` wildcard path would be matched in Python.
     wanted = {tag for tag in set(map(_TAG, root.iter())) if isinstance(tag, str) and tag.rpartition("}")[2] == name}
     if len(wanted) == 1:
         return list(root.iter(wanted.pop()))

@@ -14,9 +14,10 @@ import re
 
 class ApiKey:
     """The company's API key. Its repr and str are masked so that it cannot leak through
-    a log line, an error message or a traceback's locals. `reveal()` is called only to
-    write the key into the authenticate header (envelopes.py) and to scrub it from errors
-    (service.py)."""
+    a log line, an error message or a traceback's locals. `reveal()` is called in three
+    places: twice in envelopes.py, where the key is written into the authenticate header
+    (`key_text`, and `Envelopes.build` for a call rendered in full), and once in
+    `Service.call_once`, which scrubs it from errors."""
 
     __slots__ = ("_value",)
 
