@@ -33,35 +33,34 @@ if __name__ == "__main__":  # run directly rather than through benchmarks/run.py
 import requests
 from lxml import etree
 
-from integrations.clearbooks import client, mapping
+from integrations.clearbooks import mapping, parsing
+from integrations.clearbooks.reads import read_pages
+from integrations.clearbooks.retries import RetryPolicy
 from integrations.clearbooks.sandbox import SandboxServer, make_key
+from integrations.clearbooks.service import clear_cache, get_service
 
 PAGE = 100
 
 
 def client_read(wsdl_url, key, policy):
     records = 0
-    for page in client.read_pages(wsdl_url, key, "invoices", policy=policy):
+    for page in read_pages(wsdl_url, key, "invoices", policy=policy):
         records += len(page)
     return records
 
 
 def request_bytes(wsdl_url, key, pages):
-    """The exact (SOAPAction, body) pairs the client sends for one read, built by zeep."""
-    service = client.get_service(wsdl_url, 60)
-    header = service._header(client.ApiKey(key))
-    zeep_client = service.client
+    """The exact (SOAPAction, body) pairs the client sends for one read, rendered by zeep."""
+    service = get_service(wsdl_url, 60)
 
     def build(operation, **params):
-        envelope = zeep_client.create_message(zeep_client.service, operation, _soapheaders=[header], **params)
-        action = f'"{service.client.service._binding.get(operation).soapaction}"'
-        return action, etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        action = service.envelopes.http_headers(operation)["SOAPAction"]
+        return action, service.envelopes.render(operation, key, params)
 
-    address = zeep_client.service._binding_options["address"]
     calls = [build("listCurrencies")]
     for offset in range(0, (pages + 1) * PAGE, PAGE):  # the pages, then the empty one that ends the read
         calls.append(build("listInvoices", query={"ledger": "sales", "status": "all", "offset": offset}))
-    return address, calls
+    return service.address, calls
 
 
 def post(session, address, action, body):
@@ -129,11 +128,11 @@ def main(args):
     server = SandboxServer(port=0).start() if options.server == "thread" else _ForkedSandbox()
     try:
         key = make_key(seed="bench", invoices=options.pages * PAGE, customers=5, suppliers=5)
-        policy = client.RetryPolicy(attempts=1)
-        client.clear_cache()
+        policy = RetryPolicy(attempts=1)
+        clear_cache()
 
         wsdl_started = time.perf_counter()
-        client.get_service(server.wsdl_url, 60)
+        get_service(server.wsdl_url, 60)
         wsdl_seconds = time.perf_counter() - wsdl_started
 
         assert client_read(server.wsdl_url, key, policy) == options.pages * PAGE  # warm-up: books generated
@@ -155,7 +154,7 @@ def main(args):
                 else:
                     floor_times.append(timed(floor_read, session, address, calls)[0])
 
-        roots = [mapping.parse_xml(post(session, address, action, body)) for action, body in calls[1:]]
+        roots = [parsing.parse_xml(post(session, address, action, body)) for action, body in calls[1:]]
         map_times = [timed(map_only, roots)[0] for _ in range(options.repeat)]
 
         tracemalloc.start()

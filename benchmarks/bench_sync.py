@@ -135,18 +135,13 @@ def child_sync(base_url, scale):
 
 def _requests(wsdl_url, key, counts):
     """The exact (SOAPAction, body) of every request a full sync of each data type sends."""
-    from lxml import etree
+    from integrations.clearbooks.service import get_service
 
-    from integrations.clearbooks import client
-
-    service = client.get_service(wsdl_url, 60)
-    header = service._header(client.ApiKey(key))
-    zeep_client = service.client
+    service = get_service(wsdl_url, 60)
 
     def build(operation, **params):
-        envelope = zeep_client.create_message(zeep_client.service, operation, _soapheaders=[header], **params)
-        action = f'"{zeep_client.service._binding.get(operation).soapaction}"'
-        return action, etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        action = service.envelopes.http_headers(operation)["SOAPAction"]
+        return action, service.envelopes.render(operation, key, params)
 
     sizes = {"invoices": 100, "customers": 1000, "suppliers": 1000}
     calls = {}
@@ -160,7 +155,7 @@ def _requests(wsdl_url, key, counts):
         # The pages, then the empty one that ends the read.
         offsets = range(0, counts[name] + sizes[name], sizes[name])
         calls[name] = first + [build(operation, query={**query, "offset": offset}) for offset in offsets]
-    return zeep_client.service._binding_options["address"], calls
+    return service.address, calls
 
 
 def child_floor(base_url, scale):
@@ -189,11 +184,11 @@ def child_floor(base_url, scale):
         out[name] = time.perf_counter() - started
     out["rss_mb"] = peak_rss_mb()
     # For the record: the client alone (zeep request, streamed parse, mapping), storing nothing.
-    from integrations.clearbooks import client
+    from integrations.clearbooks.reads import read_pages
 
     for name in DATA_TYPES:
         started = time.perf_counter()
-        for _ in client.read_pages(f"{base_url}/api/accounting/wsdl/", key, name):
+        for _ in read_pages(f"{base_url}/api/accounting/wsdl/", key, name):
             pass
         out[f"client_{name}"] = time.perf_counter() - started
     return out

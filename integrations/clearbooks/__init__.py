@@ -37,14 +37,14 @@ class ClearBooksProvider(Provider):
         return django_settings.CLEARBOOKS_WSDL_URL or settings.get("wsdl_url") or self.default_settings()["wsdl_url"]
 
     def validate_credentials(self, settings, credentials):
-        from .client import validate_credentials
+        from .credentials import validate_credentials
 
         return validate_credentials(
             self.wsdl_url(settings), credentials["api_key"], timeout=settings.get("timeout", 60)
         )
 
     def read(self, settings, credentials, data_type, modified_since=None, *, lazy=False):
-        from .client import read_pages
+        from .reads import read_pages
 
         return read_pages(
             self.wsdl_url(settings),

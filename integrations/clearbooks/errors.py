@@ -1,6 +1,6 @@
 """Every Clear Books failure, classified once, here: the SOAP Fault first, the HTTP status
 only when there is no fault (faults arrive with HTTP 500, so "retry on 5xx" alone would
-retry a bad key forever). See shared/clearbooks/API.md §3 and §8.
+retry a bad key forever). See docs/clearbooks.md §5 and §10.
 
 Each error carries a sentence a support person understands and technical detail. Neither
 may hold the API key: `scrub()` removes it from anything the server echoed back.
@@ -9,7 +9,7 @@ may hold the API key: `scrub()` removes it from anything the server echoed back.
 from __future__ import annotations
 
 from ..registry import ErrorKind, ProviderError
-from .mapping import Fault
+from .parsing import Fault
 
 RELINK = "Clear Books rejected the API key: the company must relink."
 

@@ -1,34 +1,24 @@
-"""Clear Books SOAP records -> NormalizedRecord: pure functions, no database, no network.
+"""Clear Books records -> NormalizedRecord: pure functions, no database, no network.
 
-Everything here follows the wire facts in shared/clearbooks/API.md §5: records are found
-by local name (wrappers, prefixes and namespaces differ between API generations), each
-field is an attribute or else a child element, text is HTML-unescaped once (Clear Books
-double-escapes some ampersands), money is Decimal, and dates carry no time zone (we read
-them as UK time: Clear Books is a UK product).
+Everything here follows the wire quirks in docs/clearbooks.md §9: each field is an
+attribute or else a child element, text is HTML-unescaped once (Clear Books double-escapes
+some ampersands), money is Decimal, and dates carry no time zone (we read them as UK time:
+Clear Books is a UK product). Records are found and parsed by parsing.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
-import re
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from ..registry import NormalizedRecord
+from .parsing import MAX_DEPTH, SOAP_ENC_ARRAY, XSI_NIL, MappingError, find_records
 
 UK = ZoneInfo("Europe/London")
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-XSI_NIL = f"{{{XSI}}}nil"
-XSI_TYPE = f"{{{XSI}}}type"
-SOAP_ENC_ARRAY = "{http://schemas.xmlsoap.org/soap/encoding/}arrayType"
-_TAG = attrgetter("tag")
 
 # The local name of the element that holds one record of each data type.
 RECORD_ELEMENT = {
@@ -58,206 +48,9 @@ MONTHS = {
 MAX_AMOUNT = Decimal(10) ** 14  # what Record.total/balance can hold; larger values stay raw in attributes
 
 
-class MappingError(ValueError):
-    """A response that parses as XML but lacks what a record must have (e.g. an id)."""
-
-
-@dataclass(frozen=True)
-class Fault:
-    code: str
-    string: str
-
-    @property
-    def is_login_failure(self) -> bool:
-        # The API answers faultcode "Receiver" for bad keys, so only the string tells (API.md §3).
-        return self.string.strip().lower().startswith("login failed")
-
-
-#
-# XML
-#
-
-# Responses are parsed by the standard library's C ElementTree (expat), not lxml: lxml hands
-# every attribute to Python through a slow per-attribute call (~0.3 µs each, ~40 per invoice),
-# while expat builds each element's attributes as a plain dict while parsing. Parsing and
-# mapping a page of 100 invoices went from ~4.0 ms to ~2.6 ms on the benchmark machine (the
-# parse is ~0.4 ms slower than lxml's, reading the fields ~1.7 ms faster). lxml still builds
-# our requests (via zeep).
-#
-# Safety, the same as before: a DOCTYPE anywhere is refused before parsing, so there is no DTD,
-# hence no entity (an undefined `&name;` is a syntax error) and no external reference. The byte
-# check covers every encoding expat reads: UTF-8, UTF-16 and single-byte encodings, which expat
-# only accepts when they map ASCII markup characters to themselves. expat never fetches
-# anything, and responses are size-capped by the transport. Records nested deeper than
-# MAX_DEPTH are refused where they are read recursively (`fields`), rather than by walking
-# every parsed tree (lxml's limit without huge_tree was 256 too).
-MAX_DEPTH = 256
-
-
-def parse_xml(data: bytes) -> ET.Element:
-    """Parse a response body, refusing any DOCTYPE (the door to entity bombs and XXE)."""
-    # Searching a 100 KB page for "<!DOCTYPE" takes ~50 µs (a "<" every few bytes slows the
-    # search): it is searched for only when the text holds a "!" at all (~1 µs), and the UTF-16
-    # spelling only in UTF-16 text, whose first characters (markup or a byte order mark)
-    # always hold a zero byte.
-    if (b"!" in data and b"<!DOCTYPE" in data) or (b"\x00" in data[:64] and b"<\x00!\x00D\x00O\x00C" in data):
-        raise MappingError("the response declares a DOCTYPE, which we refuse")
-    parser = ET.XMLParser(target=ET.TreeBuilder())  # comments and processing instructions are dropped
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except ET.ParseError as exc:
-        raise MappingError(f"the response is not well-formed XML: {exc}") from None
-    except (ValueError, LookupError) as exc:  # e.g. an encoding expat cannot read
-        raise MappingError(f"the response is not XML: {exc}") from None
-    return root
-
-
-def local_name(element) -> str:
-    tag = element.tag
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
-def soap_body(root) -> ET.Element | None:
-    """The SOAP Body of an envelope, whatever its prefix or SOAP version."""
-    if local_name(root) != "Envelope":
-        return None
-    return next((child for child in root if local_name(child) == "Body"), None)
-
-
-def parse_fault(root) -> Fault | None:
-    """The SOAP Fault in an envelope, if any (SOAP 1.1 faultstring, or SOAP 1.2 Reason/Text)."""
-    body = soap_body(root)
-    if body is None:
-        return None
-    fault = next((child for child in body if local_name(child) == "Fault"), None)
-    if fault is None:
-        return None
-    fields = {local_name(child): child for child in fault}
-    code = fields.get("faultcode") if "faultcode" in fields else fields.get("Code")
-    string = fields.get("faultstring") if "faultstring" in fields else fields.get("Reason")
-    return Fault(code=_all_text(code), string=_all_text(string))
-
-
-def _all_text(element) -> str:
-    return " ".join("".join(element.itertext()).split()) if element is not None else ""
-
-
-def find_records(root, name: str) -> list:
-    """Every element whose local name is `name`, in any namespace or wrapper, in document order.
-
-    PHP's SoapServer in encoded style names array members `item` and types them with
-    xsi:type, so fall back to matching `xsi:type="…:Name"` when no element is named so.
-    """
-    # Distinct tags first (a page has a dozen), then C-speed iteration by exact tag: several
-    # times faster than a `{*}` wildcard path, which ElementTree matches in Python.
-    wanted = {tag for tag in set(map(_TAG, root.iter())) if isinstance(tag, str) and tag.rpartition("}")[2] == name}
-    if len(wanted) == 1:
-        return list(root.iter(wanted.pop()))
-    if wanted:  # the same name in several namespaces: keep document order
-        return [el for el in root.iter() if el.tag in wanted]
-    return [el for el in root.iter() if isinstance(el.tag, str) and el.get(XSI_TYPE, "").rpartition(":")[2] == name]
-
-
-#
-# Records as they came over the wire
-#
-
-# A re-sync reads every invoice again (modifiedSince does not work for them), and most have
-# not changed. Parsing and mapping a page costs more than fetching it, so the sync engine
-# compares each record's bytes first: a record whose bytes it stored last time has not
-# changed, and is neither parsed nor mapped. Any record it does not recognise goes the
-# whole way (parse, map, content hash), which alone decides created, updated or unchanged.
-#
-# The bytes of each record are cut from the response without parsing it, so the cut is made
-# only where it cannot be wrong: a response with no comment, CDATA section, DOCTYPE or
-# processing instruction (every "<" in it starts a real tag, so the record's start tags are
-# exactly where `<prefix:Name` appears), whose records each end with their closing tag before
-# the next one starts (no record nested in another), and which ends its envelope. Otherwise
-# `record_spans` says None and the page is parsed as usual.
-
-
-def _scanner(name: str) -> re.Pattern:
-    # One pass finds both the record's start tags and anything that stops the cut: `<!`
-    # (comment, CDATA, DOCTYPE) or `<?` (a processing instruction; the XML declaration is
-    # allowed, at the very start).
-    return re.compile(rb"<(?:[!?]|(?:[A-Za-z_][\w.\-]*:)?" + re.escape(name.encode()) + rb"[\s/>])")
-
-
-_SCANNERS = {name: _scanner(name) for name in set(RECORD_ELEMENT.values())}
-
-
-def record_spans(body: bytes, name: str) -> list[tuple[int, int]] | None:
-    """Where each record element named `name` (any prefix) starts and ends in `body`, in
-    document order; None when there is none, or when the bytes cannot be cut safely."""
-    if not body[-64:].rstrip().endswith(b"Envelope>"):  # cut short, or not an envelope
-        return None
-    scanner = _SCANNERS.get(name) or _scanner(name)
-    starts = []
-    for match in scanner.finditer(body):
-        tag = match.group()
-        if tag[1] in b"!?":
-            if match.start() or tag != b"<?":
-                return None
-            continue
-        starts.append((match.start(), tag[1:-1]))
-    if not starts:
-        return None
-    spans = []
-    ends = [start for start, _ in starts[1:]] + [len(body)]
-    for (start, qname), end in zip(starts, ends, strict=True):
-        close = body.rfind(b"</" + qname + b">", start, end)
-        if close < 0:  # self-closing, nested in another or cut short: parse instead
-            return None
-        spans.append((start, close + len(qname) + 3))
-    return spans
-
-
-_NAMESPACE_DECLARATION = re.compile(rb"""\sxmlns(?::([A-Za-z_][\w.\-]*))?\s*=\s*("[^"]*"|'[^']*')""")
-
-
-def parse_records_alone(body: bytes, spans, every_span, name: str) -> list | None:
-    """Parse only the records at `spans` (some of `every_span`, from record_spans), each inside
-    a wrapper that declares the namespaces of the response around its records; their
-    elements, or None when that cannot be done exactly (a prefix declared twice with
-    different meanings, or a record that does not parse alone): parse the whole response then."""
-    # The declarations in scope at a record are on its ancestors, whose start tags all come
-    # before it and outside every record: in the bytes before the first record and between them.
-    head = body[: every_span[0][0]]
-    outside = [head] + [body[end:start] for (_, end), (start, _) in zip(every_span, every_span[1:], strict=False)]
-    # The XML declaration goes first too: it names the encoding the record's bytes are in.
-    declaration = head[: head.find(b"?>") + 2] if head.startswith(b"<?xml") else b""
-    declared = {}
-    for prefix, value in _NAMESPACE_DECLARATION.findall(b" ".join(outside)):
-        if declared.setdefault(prefix, value) != value:
-            return None
-    wrapper = b"<w" + b"".join(
-        b" xmlns" + (b":" + prefix if prefix else b"") + b"=" + value for prefix, value in declared.items()
-    )
-    found = []
-    for start, end in spans:
-        try:
-            root = parse_xml(declaration + wrapper + b">" + body[start:end] + b"</w>")
-        except MappingError:
-            return None
-        elements = find_records(root, name)
-        if len(elements) != 1:
-            return None
-        found.append(elements[0])
-    return found
-
-
-def wire_hashes(body: bytes, spans) -> list[str]:
-    """A digest of each record's bytes as received. Not a security measure: it only tells a
-    record from its own earlier bytes, so the fastest digest at hand (SHA-1, here) will do."""
-    view = memoryview(body)
-    return [hashlib.sha1(view[start:end], usedforsecurity=False).hexdigest() for start, end in spans]
-
-
 #
 # Fields
 #
-
 
 _URLS = ("http://", "https://")  # values left escaped (see _text)
 
@@ -266,7 +59,7 @@ def fields(element, depth=0) -> dict:
     """Every field of a record as received: attribute, else child element (text or nested)."""
     if depth > MAX_DEPTH:
         raise MappingError(f"a record nests elements more than {MAX_DEPTH} deep, which we refuse")
-    # The hot path of a sync (a page of 100 invoices has ~4,000 fields): a C-level dict copy
+    # The hot path of a sync (a page of invoices has thousands of fields): a C-level dict copy
     # of the attributes, one cheap test per record for namespaced attributes, and the common
     # child shapes (a plain text leaf, a list) handled inline.
     out = dict(element.attrib)

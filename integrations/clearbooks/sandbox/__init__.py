@@ -9,7 +9,7 @@ companies to this server over real HTTP. It serves:
   listBankAccounts, listProjects, listPaymentMethods and listCurrencies;
 - `/_sandbox/<action>`: control for tests and demos (POST JSON, see below).
 
-Protocol (API.md): both `authenticate` header shapes (an `apiKey` child element or
+Protocol (docs/clearbooks.md): both `authenticate` header shapes (an `apiKey` child element or
 attribute, in the accounting or legacy namespace); a missing key answers the fault
 `Login Failed : no api key set`, an unknown or revoked key `Login Failed`, both as
 SOAP 1.1 Faults with faultcode `Receiver` and HTTP 500. Paging by record offset with

@@ -243,7 +243,7 @@ class Books:
                 "vat_number": vat_number(rng) if rng.random() < 0.6 else "",
                 "company_number": company_number,
                 "statement_url": f"{STATEMENTS}{ledgers.token(spec.seed, 'e', i)}",
-                # Stored HTML-escaped: names with "&" come double-escaped on the wire (API.md §5.3).
+                # Stored HTML-escaped: names with "&" come double-escaped on the wire (docs/clearbooks.md §9, quirk 3).
                 "company_name": html.escape(name, quote=False),
                 "contact_name": f"{first} {last}" if rng.random() < 0.85 else "",
                 "address1": f"{rng.randint(1, 220)} {rng.choice(ukdata.STREETS)}",

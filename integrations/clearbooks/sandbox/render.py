@@ -2,7 +2,7 @@
 
 The envelope copies the captures: `SOAP-ENV`/`ns1` prefixes, a header echoing
 `<ns1:authenticate>true</ns1:authenticate>`, the response element in the SOAP-ENV
-namespace (API.md §5.2), unqualified wrappers and qualified records.
+namespace (docs/clearbooks.md §9, quirk 2), unqualified wrappers and qualified records.
 """
 
 from .wsdl import SOAP_ENV, TNS, TYPES, element_order

@@ -302,7 +302,7 @@ SUPPLIER_DEFAULT_CODES = (4002001, 4003002, 4004002, 2001003, 2001001, 4007001, 
 
 # The standard Clear Books UK chart of accounts, as in samples/list_account_codes.xml
 # (ids, names, groups, default VAT rate, show in sales, show in purchases). Names
-# with "&" are stored HTML-escaped: the API double-escapes them on the wire (API.md §5.3).
+# with "&" are stored HTML-escaped: the API double-escapes them on the wire (docs/clearbooks.md §9, quirk 3).
 OUT = "0.00:Out"
 CHART = (
     (1001001, "Revenue", "Revenue", "", 1, 0),

@@ -1,6 +1,6 @@
 """The sandbox's WSDL and the record layouts it promises.
 
-Written from the documented facts only (API.md §2 and §4): service
+Written from the documented facts only (docs/clearbooks.md §3, §4 and §6): service
 `AccountingService`, port `AccountingPort`, rpc/literal over SOAP 1.1, the
 accounting target namespace, SOAPAction = namespace + '#' + operation, and an
 `authenticate` header holding an `apiKey` child element. Field names are the ones
@@ -8,7 +8,7 @@ on the wire in the captures.
 
 `TYPES` is the one description of every record: the WSDL is rendered from it and
 so is every response (render.py), so the two can never disagree on which field is
-an XML attribute and which a child element (the API.md §5.1 quirk).
+an XML attribute and which a child element (docs/clearbooks.md §9, quirk 1).
 """
 
 from dataclasses import dataclass

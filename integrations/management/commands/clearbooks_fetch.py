@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from integrations import registry
-from integrations.clearbooks import client
+from integrations.clearbooks import credentials, reads
 from integrations.models import Integration
 from integrations.registry import CredentialStatus, ErrorKind, ProviderError
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             action="append",
             dest="data_types",
             metavar="T",
-            help=f"Repeat for several. Default: all of {', '.join(client.SUPPORTED_DATA_TYPES)}.",
+            help=f"Repeat for several. Default: all of {', '.join(reads.SUPPORTED_DATA_TYPES)}.",
         )
         parser.add_argument(
             "--modified-since", help="ISO date or time: read customers and suppliers changed since then."
@@ -44,17 +44,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         api_key = _read_key(options["api_key_file"])
-        data_types = options["data_types"] or list(client.SUPPORTED_DATA_TYPES)
-        unknown = [t for t in data_types if t not in client.SUPPORTED_DATA_TYPES]
+        data_types = options["data_types"] or list(reads.SUPPORTED_DATA_TYPES)
+        unknown = [t for t in data_types if t not in reads.SUPPORTED_DATA_TYPES]
         if unknown:
             raise CommandError(
                 f"Clear Books has no {', '.join(unknown)} to read. "
-                f"Choose from: {', '.join(client.SUPPORTED_DATA_TYPES)}."
+                f"Choose from: {', '.join(reads.SUPPORTED_DATA_TYPES)}."
             )
         since = _parse_since(options["modified_since"])
         wsdl_url, timeout = _service_settings(options["wsdl_url"])
 
-        check = client.validate_credentials(wsdl_url, api_key, timeout=timeout)
+        check = credentials.validate_credentials(wsdl_url, api_key, timeout=timeout)
         if check.status != CredentialStatus.VALID:
             self._explain(check.message, check.detail, options)
             code = EXIT_REJECTED if check.status == CredentialStatus.REJECTED else EXIT_UNREACHABLE
@@ -77,7 +77,7 @@ class Command(BaseCommand):
 
     def _read(self, wsdl_url, api_key, data_type, since, timeout, as_json):
         count = 0
-        for page in client.read_pages(wsdl_url, api_key, data_type, modified_since=since, timeout=timeout):
+        for page in reads.read_pages(wsdl_url, api_key, data_type, modified_since=since, timeout=timeout):
             count += len(page)
             if as_json:
                 lines = (json.dumps({"dataType": data_type, "record": _record(r)}, cls=DjangoJSONEncoder) for r in page)

@@ -1,7 +1,7 @@
 """Another server of the same protocol, for client tests: a hand-written WSDL on its own port
 and path, whose endpoint relays envelopes to the sandbox's SOAP endpoint.
 
-The WSDL is written here from the documented facts only (API.md §2 and §4.3), differently
+The WSDL is written here from the documented facts only (docs/clearbooks.md §3, §4 and §6), differently
 from the sandbox's: the legacy namespace, `wsdl:`/`s:`/`acc:` prefixes, other message names,
 untyped responses and no soap:header in the binding. A client that works with both depends
 on nothing but the documented operation, part and field names.
@@ -18,7 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import requests
 from lxml import etree
 
-NS = "https://secure.clearbooks.co.uk/api/soap/"  # the legacy namespace (API.md §2)
+NS = "https://secure.clearbooks.co.uk/api/soap/"  # the legacy namespace (docs/clearbooks.md §3)
 WSDL_PATH = "/other/v2/Accounting.wsdl"
 ENDPOINT_PATH = "/other/v2/endpoint"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from integrations.clearbooks import client
+from integrations.clearbooks.reads import SUPPORTED_DATA_TYPES
 
 ROOT = Path(__file__).resolve().parents[3]
 SMALL = {"seed": "fetch", "customers": 6, "suppliers": 4, "both": 1, "invoices": 105, "bills": 7, "projects": 3}
@@ -49,8 +49,8 @@ def test_it_prints_a_table_of_counts_for_every_data_type(sandbox, clearbooks, tm
     assert lines[1].split() == ["Data", "type", "Records"]
     rows = {line.split()[0]: line.split()[1] for line in lines[2:]}
     assert rows == {
-        **{t: str(counts[t]) for t in client.SUPPORTED_DATA_TYPES},
-        "Total": str(sum(counts[t] for t in client.SUPPORTED_DATA_TYPES)),
+        **{t: str(counts[t]) for t in SUPPORTED_DATA_TYPES},
+        "Total": str(sum(counts[t] for t in SUPPORTED_DATA_TYPES)),
     }
     assert key not in out + err
 
