@@ -81,9 +81,10 @@ test: install lint system-deps
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	@echo "Coverage of portal, integrations and connections: $$($(BIN)/coverage report --format=total)%"
 
-# Everything but the browser and end-to-end tests: no Chromium, no qcluster, no runportal.
+# Everything but the browser and end-to-end tests (no Chromium, no qcluster, no runportal),
+# spread over the CPUs by pytest-xdist (PYTEST_ARGS=-n0 runs it in one process).
 test-fast: install lint
-	$(BIN)/python -m pytest -m "not browser and not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser and not e2e" -n auto $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL (local server, trust auth). The portal database is
 # created here when missing; Django creates and drops test_portal itself.
