@@ -1,8 +1,12 @@
 """Shared fixtures: personas (admin alice, support sam, outsider olga) and logged-in clients."""
 
+from pathlib import Path
+
 import pytest
 
 from tests import factory
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.worker", "tests.plugins.browser"]
 
@@ -39,3 +43,16 @@ def support_client(client, support_user):
 def clearbooks(db):
     """The Clear Books integration row, switched on."""
     return factory.get_integration("jhch", enabled=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Mark what `make test-fast` leaves out even when a test forgets to: everything under
+    tests/browser/ or using the browser is `browser`; anything starting a real qcluster is `e2e`.
+    (tryfirst: before `-m` selects by these marks.)"""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.path.is_relative_to(BROWSER_TESTS) or fixtures & {"browser", "new_page"}:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & {"worker", "start_worker"}:
+            item.add_marker(pytest.mark.e2e)

@@ -1,8 +1,9 @@
 """pytest fixtures for browser journeys: Playwright for Python driving Debian's Chromium.
 
-No browser is downloaded: Playwright launches /usr/bin/chromium (installed by .ci/run
-with apt). Every page fixture fails its test on any console error, uncaught page
-error, failed request, request to another host or error response, unless the test expects it.
+No browser is downloaded: Playwright launches /usr/bin/chromium (CHROMIUM_PATH), which
+`make test` installs with apt when it may (`make system-deps`). Every page fixture fails
+its test on any console error, uncaught page error, failed request, request to another host
+or error response, unless the test expects it.
 """
 
 import os
@@ -86,7 +87,10 @@ class BrowserProblems:
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (apt-get install chromium).")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run `sudo apt-get install chromium` (Debian/Ubuntu), "
+            "or `make test-fast` to skip the browser tests."
+        )
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop running in this thread for the rest of
