@@ -1,3 +1,5 @@
+"""The Integrations pages: the catalogue with its on/off switches, an integration's Manage page, and Activity."""
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
