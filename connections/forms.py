@@ -1,6 +1,6 @@
-"""Forms for companies, connections and the public Link page; errors in plain words."""
+"""Forms for companies, connections and the public Link page; errors in plain words.
 
-import uuid
+The list pages' filters are filter sets (filtersets.py)."""
 
 from django import forms
 
@@ -9,15 +9,6 @@ from integrations.models import Integration
 from .models import Company, Connection
 
 S = Connection.Status
-
-SORTS = {
-    "name": ("name", "Name (A–Z)"),
-    "-name": ("-name", "Name (Z–A)"),
-    "-created": ("-created_at", "Newest first"),
-    "created": ("created_at", "Oldest first"),
-    "-last_sync": ("-last_synced_at", "Last sync (recent first)"),
-    "last_sync": ("last_synced_at", "Last sync (oldest first)"),
-}
 
 
 class CompanyForm(forms.ModelForm):
@@ -40,34 +31,6 @@ class CompanyForm(forms.ModelForm):
         if not name:
             raise forms.ValidationError("Give the company a name.")
         return name
-
-
-class CompanyFilterForm(forms.Form):
-    """The Companies page filters; every field is optional and bad values are ignored."""
-
-    q = forms.CharField(required=False, label="Search", max_length=200)
-    status = forms.ChoiceField(required=False, label="Connection status", choices=[("", "Any status"), *S.choices])
-    integration = forms.ChoiceField(required=False, label="Integration")
-    sort = forms.ChoiceField(
-        required=False, label="Sort by", choices=[(key, label) for key, (_, label) in SORTS.items()]
-    )
-
-    def __init__(self, *args, integrations=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["integration"].choices = [("", "Any integration")] + [(i.key, i.name) for i in integrations]
-        self.fields["q"].widget.attrs.update({"type": "search", "placeholder": "Name or id"})
-
-    def value(self, name):
-        """The cleaned value, or "" when the field was missing or invalid."""
-        self.is_valid()  # fills cleaned_data with the fields that are valid, ignoring the rest
-        return getattr(self, "cleaned_data", {}).get(name) or ""
-
-    def search_id(self):
-        """The search text as an id, when it is one (support often pastes ids)."""
-        try:
-            return uuid.UUID(self.value("q").strip())
-        except ValueError:
-            return None
 
 
 class ConnectionForm(forms.Form):

@@ -1,13 +1,15 @@
+"""The Integrations pages: the catalogue with its on/off switches, an integration's Manage page, and Activity."""
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from portal.web.access import require_perm
+from portal.web.paging import window
+from portal.web.redirects import safe_next
 
 from . import queries, services
 from .forms import ActivityFilterForm, IntegrationSearchForm, NoSettingsForm, sync_formset
@@ -38,7 +40,7 @@ def integration_list(request):
 def integration_toggle(request, key):
     integration = get_object_or_404(Integration, key=key)
     choice = request.POST.get("enabled")
-    back = _safe_next(request, reverse("integrations:integration-list"))
+    back = safe_next(request, reverse("integrations:integration-list"))
     if choice not in ("on", "off"):
         messages.error(request, "Choose whether to switch the integration on or off.")
         return redirect(back)
@@ -90,9 +92,9 @@ def integration_manage(request, key):
 def activity(request):
     filters = ActivityFilterForm(request.GET or None)
     events = filters.filter(AuditEvent.objects.select_related("integration", "actor"))
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = window(events, request, EVENTS_PER_PAGE, total=events.count())
     filtered = filters.is_valid() and any(filters.cleaned_data.values())
-    ctx = {"filters": filters, "filtered": filtered, "page_obj": page, "events": page.object_list}
+    ctx = {"filters": filters, "filtered": filtered, "page": page, "events": page.items}
     return render(request, "integrations/activity.html", ctx)
 
 
@@ -105,13 +107,6 @@ def _overrides(settings_form):
     """[(label, value)] of settings the deployment's environment sets, whatever is saved."""
     overrides = getattr(settings_form, "overrides", {})
     return [(settings_form.fields[name].label, value) for name, value in overrides.items()]
-
-
-def _safe_next(request, default):
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return default
 
 
 def _toggle_message(integration, linked):

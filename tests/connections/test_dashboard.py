@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from connections.models import Connection, PullOperation
 from tests import factory
-from tests.connections.test_health import troubled  # noqa: F401 (fixture)
+from tests.connections.test_attention import troubled  # noqa: F401 (fixture)
 
 S = Connection.Status
 P = PullOperation.Status

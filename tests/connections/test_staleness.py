@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from connections import status
 from connections.models import Connection, DataStatus, PullOperation
-from connections.support import health
+from connections.support.attention import needs_attention
 from integrations import services
 from tests import factory
 from tests.connections.test_pulls import SMALL, linked, run
@@ -37,11 +37,11 @@ def scheduled(connection, data_type="invoices"):
 
 
 def failing_totals():
-    return [g.total for g in health.needs_attention() if g.kind == "failing"]
+    return [g.total for g in needs_attention() if g.kind == "failing"]
 
 
 def stale_companies():
-    return [i.company for g in health.needs_attention() if g.kind == "stale" for i in g.items]
+    return [i.company for g in needs_attention() if g.kind == "stale" for i in g.items]
 
 
 def test_it_counts_from_the_link_time_until_the_first_success(clearbooks):

@@ -30,19 +30,10 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  // Times in the viewer's own time zone: <time datetime="ISO">
-  var formatter = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-  function localise(root) {
-    root.querySelectorAll("time[datetime]").forEach(function (node) {
-      if (node.dataset.localised) return;
-      var when = new Date(node.getAttribute("datetime"));
-      if (isNaN(when)) return;
-      var date = node.querySelector(".when-date");
-      if (!date) return;
-      date.textContent = formatter.format(when);
-      node.dataset.localised = "1";
-    });
+  // Times in the viewer's own time zone: the server writes every time in the zone this
+  // cookie names (portal.web.timezones), from the next page on.
+  var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && /^[A-Za-z0-9_\/+-]{1,64}$/.test(zone) && document.cookie.split("; ").indexOf("tz=" + zone) === -1) {
+    document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
   }
-  document.addEventListener("DOMContentLoaded", function () { localise(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { localise(event.target); });
 })();

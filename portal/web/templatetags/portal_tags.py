@@ -1,11 +1,11 @@
-"""Formatting shared by every page: times, money, numbers and status badges."""
+"""Formatting shared by every page: times and dates (portal.web.dates), money, numbers and status badges."""
 
 from decimal import Decimal
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
+
+from .. import dates
 
 register = template.Library()
 
@@ -51,26 +51,25 @@ def badge(status, label=None):
 
 @register.simple_tag
 def when(value, empty="never"):
-    """A time in the viewer's zone with a relative hint; JS re-renders it in the browser's zone."""
+    """A time as every page writes it (portal.web.dates), with how long ago; the zone in its title."""
     if not value:
         return format_html('<span class="muted">{}</span>', empty)
-    local = timezone.localtime(value)
-    now = timezone.now()
-    if value <= now:
-        hint = f"{timesince(value, now).split(',')[0]} ago"
-    else:
-        hint = f"in {timesince(now, value).split(',')[0]}"
-    hint = hint.replace("\xa0", " ")
-    if hint.startswith("0 minutes"):
-        hint = "just now"
+    text = dates.format_datetime(value)
     return format_html(
         # The date and the hint each stay on one line; a narrow column breaks between them.
-        '<time datetime="{}" title="{}"><span class="when-date">{}</span> <span class="muted">({})</span></time>',
+        '<time datetime="{}" title="{} ({})"><span class="when-date">{}</span> <span class="muted">({})</span></time>',
         value.isoformat(),
-        local.strftime("%d %b %Y %H:%M %Z"),
-        local.strftime("%d %b %Y %H:%M"),
-        hint,
+        text,
+        dates.zone_name(),
+        text,
+        dates.relative(value),
     )
+
+
+@register.filter
+def day(value):
+    """A calendar date as every page writes it: '3 Dec 2026' ('—' when there is none)."""
+    return dates.format_date(value) if value else "—"
 
 
 @register.filter

@@ -1,0 +1,45 @@
+"""One way to write a moment on every page: "3 Dec 2026, 09:06", in the viewer's time zone.
+
+The viewer's zone is the one `timezones.ViewerTimeZoneMiddleware` activates (the browser's,
+told by portal.js), else settings.TIME_ZONE. Pages, template tags and the sentences the
+support pages write all go through these functions, so a time reads the same everywhere.
+"""
+
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+
+def format_datetime(value) -> str:
+    """'3 Dec 2026, 09:06': day, short month, year, 24-hour time, in the current time zone."""
+    local = timezone.localtime(value)
+    return f"{local.day} {local:%b %Y}, {local:%H:%M}"
+
+
+def format_date(value) -> str:
+    """'3 Dec 2026': a calendar date (no time zone: it is the same day for everyone)."""
+    return f"{value.day} {value:%b %Y}"
+
+
+def zone_name() -> str:
+    """The time zone times are written in, e.g. 'Europe/London'."""
+    return timezone.get_current_timezone_name()
+
+
+def timespan(start, end, depth=2) -> str:
+    """'2 days, 3 hours' from `start` to `end`, in at most `depth` units."""
+    return timesince(start, end, depth=depth).replace("\xa0", " ")
+
+
+def relative(value, now=None) -> str:
+    """'5 minutes ago', 'in 2 hours' or 'just now'."""
+    now = now or timezone.now()
+    if value <= now:
+        span = timespan(value, now, depth=1)
+        return "just now" if span.startswith("0 minutes") else f"{span} ago"
+    span = timespan(now, value, depth=1)
+    return "just now" if span.startswith("0 minutes") else f"in {span}"
+
+
+def format_hour(value) -> str:
+    """'09:00': the hour a moment falls in, in the current time zone (a chart's axis)."""
+    return f"{timezone.localtime(value):%H}:00"
