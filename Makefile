@@ -67,8 +67,10 @@ dev: install .env
 	$(BIN)/python manage.py migrate --noinput
 	DEBUG=true HTTPS=false $(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# ruff, then the architecture contracts in pyproject.toml (import-linter).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .
