@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("integrations.urls")),
     path("", include("connections.urls")),
+    path("", include("portal.api.urls")),
 ]
