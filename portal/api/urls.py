@@ -8,12 +8,14 @@ it needs a login, never a key.
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
 
 from connections.api.urls import urlpatterns as connection_patterns
 from integrations.api.urls import urlpatterns as integration_patterns
 from portal.web.access import require_perm
 
 from . import pages, views
+from .authentication import HasApiKeyOrPortalRole
 
 
 def _exempt(patterns):
@@ -38,7 +40,13 @@ page_patterns = [
     path("<uuid:pk>/revoke/", pages.apikey_revoke, name="apikey-revoke"),
 ]
 
-docs = require_perm("integrations.view_integration")(SpectacularSwaggerView.as_view(url_name="api:schema"))
+docs = require_perm("integrations.view_integration")(
+    SpectacularSwaggerView.as_view(
+        url_name="api:schema",
+        authentication_classes=[SessionAuthentication],  # a page: only a login, never a key
+        permission_classes=[HasApiKeyOrPortalRole],
+    )
+)
 docs.login_required = True  # DRF marks its views exempt; this one is a portal page, behind the login
 
 urlpatterns = [

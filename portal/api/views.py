@@ -34,8 +34,8 @@ class ApiKeyList(APIView):
             row, key = keys.create_key(body.validated_data.get("name") or "", actor_name=request.auth.label)
         except keys.TooManyKeys as full:
             raise ApiError(status.HTTP_409_CONFLICT, str(full)) from None
+        row.apiKey = key  # only in this answer
         data = NewApiKeySerializer(row).data
-        data["apiKey"] = key
         return Response(data, status=status.HTTP_201_CREATED)
 
 
