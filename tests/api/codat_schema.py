@@ -80,6 +80,6 @@ def validate(operation_id, response):
     validator = Draft202012Validator(wrapped, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     assert not errors, f"{operation_id} {status}: " + "; ".join(
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:20]
     )
     return body
