@@ -7,7 +7,14 @@ from rest_framework import serializers
 
 from integrations.api.serializers import SOURCE_TYPES, SyncSettingSerializer, source_type
 from portal.api import ids
-from portal.api.fields import DateTimeField, codat_datetime
+from portal.api.fields import (
+    DateTimeField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictRegexField,
+    StrictUUIDField,
+    codat_datetime,
+)
 
 from ..link import link_url
 from ..models import FAILED_PULL_STATUSES, Connection, PullOperation
@@ -129,9 +136,9 @@ class CompanySerializer(serializers.Serializer):
 class CompanyRequestSerializer(serializers.Serializer):
     """Create or replace a company. Tags are not kept by this portal: a request with tags is refused."""
 
-    name = serializers.RegexField(COMPANY_NAME_PATTERN, max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True)
-    tags = serializers.DictField(child=serializers.CharField(max_length=100), required=False)
+    name = StrictRegexField(COMPANY_NAME_PATTERN, max_length=200)
+    description = StrictCharField(required=False, allow_blank=True)
+    tags = serializers.DictField(child=StrictCharField(max_length=100), required=False)
 
     def validate_name(self, value):
         name = " ".join(value.split())
@@ -146,7 +153,7 @@ class CompanyRequestSerializer(serializers.Serializer):
 
 
 class CreateConnectionSerializer(serializers.Serializer):
-    platformKey = serializers.RegexField(r"^[a-z]{4}$")
+    platformKey = StrictRegexField(r"^[a-z]{4}$")
 
 
 class UpdateConnectionStatusSerializer(serializers.Serializer):
@@ -154,7 +161,7 @@ class UpdateConnectionStatusSerializer(serializers.Serializer):
 
 
 class UpdateAuthorizationSerializer(serializers.Serializer):
-    apiKey = serializers.CharField(max_length=500, trim_whitespace=True, write_only=True)
+    apiKey = StrictCharField(max_length=500, trim_whitespace=True, write_only=True)
 
 
 def pull_progress(pull) -> int:
@@ -273,9 +280,9 @@ class CompanySyncSettingsSerializer(serializers.Serializer):
 
 
 class CompanySyncSettingsUpdateSerializer(serializers.Serializer):
-    companyId = serializers.UUIDField()
+    companyId = StrictUUIDField()
     settings = SyncSettingSerializer(many=True)
-    overridesDefaults = serializers.BooleanField(default=True)
+    overridesDefaults = StrictBooleanField(default=True)
 
 
 class RecordSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.api import ids
+from portal.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictUUIDField
 
 SOURCE_TYPES = ["Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown"]
 FEATURE_TYPES = ["Get", "Post", "Categorization", "Delete", "Put", "GetAsPdf", "DownloadAttachment",
@@ -77,14 +78,14 @@ class IntegrationSerializer(serializers.Serializer):
 class SyncSettingSerializer(serializers.Serializer):
     """One data type's sync setting; `syncSchedule` is in hours (0: only when asked)."""
 
-    dataType = serializers.CharField()
-    fetchOnFirstLink = serializers.BooleanField()
-    syncSchedule = serializers.IntegerField(help_text="Hours between syncs: 0 (never on its own), 1, 24, 168 or 720.")
-    syncOrder = serializers.IntegerField(required=False, default=0)
-    syncFromUtc = serializers.CharField(required=False)
-    syncFromWindow = serializers.IntegerField(required=False)
-    monthsToSync = serializers.IntegerField(required=False)
-    isLocked = serializers.BooleanField(required=False)
+    dataType = StrictCharField()
+    fetchOnFirstLink = StrictBooleanField()
+    syncSchedule = StrictIntegerField(help_text="Hours between syncs: 0 (never on its own), 1, 24, 168 or 720.")
+    syncOrder = StrictIntegerField(required=False, default=0)
+    syncFromUtc = StrictCharField(required=False)
+    syncFromWindow = StrictIntegerField(required=False)
+    monthsToSync = StrictIntegerField(required=False)
+    isLocked = StrictBooleanField(required=False)
 
 
 class SyncSettingsSerializer(serializers.Serializer):
@@ -94,6 +95,6 @@ class SyncSettingsSerializer(serializers.Serializer):
 
 
 class SyncSettingsUpdateSerializer(serializers.Serializer):
-    clientId = serializers.UUIDField()
+    clientId = StrictUUIDField()
     settings = SyncSettingSerializer(many=True)
-    overridesDefaults = serializers.BooleanField(default=True)
+    overridesDefaults = StrictBooleanField(default=True)

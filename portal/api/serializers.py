@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .fields import DateTimeField
+from .fields import DateTimeField, StrictCharField
 
 
 class ApiKeySerializer(serializers.Serializer):
@@ -22,7 +22,7 @@ class NewApiKeySerializer(ApiKeySerializer):
 
 
 class CreateApiKeySerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=50, allow_null=True, allow_blank=True, required=False)
+    name = StrictCharField(max_length=50, allow_null=True, allow_blank=True, required=False)
 
 
 class ApiKeysSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """API keys through the API (`/apiKeys`), and Codat's 404 for any other path under /api/."""
 
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -49,6 +50,7 @@ class ApiKeyDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@csrf_exempt  # an API client has no CSRF token: answer it the 404, not the portal's 403 page
 def unknown_path(request):
     """Any other path under /api/: Codat's 404 body instead of the portal's HTML page."""
     return error_response(404, f"No API operation at {request.path}.", request)
