@@ -8,7 +8,6 @@ in the portal (the API keys page), everything else goes through the SDK, and the
 
 import base64
 import re
-import time
 
 import pytest
 import requests
@@ -148,4 +147,22 @@ def test_the_life_of_a_connection_through_codats_sdk(live_server, sandbox, start
     assert {"company_created", "connection_created", "sync_settings_changed", "connection_unlinked"} <= actions
     assert {"connection_deleted", "company_deleted"} <= actions
     assert not ConnectionEvent.objects.exists()  # deleted with its connection
-    assert time.time()  # the SDK raised nothing unexpected along the way
+
+
+def test_the_readme_example_works_with_only_the_base_url_changed(live_server, monkeypatch):
+    """The "Use the API" example in the README, run as written against a live server."""
+    from pathlib import Path
+
+    from portal.api import keys
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Use the API", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "http://127.0.0.1:8000/api" in example
+    factory.get_integration("jhch", enabled=True)
+    _, key = keys.create_key("readme")
+    monkeypatch.setenv("PORTAL_API_KEY", key)
+    exec(compile(example.replace("http://127.0.0.1:8000", live_server.url), "README.md", "exec"), {})  # noqa: S102
+    connection = Connection.objects.get(company__name="Acme Ltd")
+    assert connection.status == "PendingAuth"
+    assert AuditEvent.objects.filter(actor_name="readme (API key)", action="company_created").exists()
