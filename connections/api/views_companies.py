@@ -1,5 +1,7 @@
 """Companies and their connections: list, create, get, replace, update, delete, unlink, authorize."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -223,6 +225,7 @@ class ConnectionAuthorization(APIView):
         request=UpdateAuthorizationSerializer,
         responses=ConnectionSerializer,
     )
+    @method_decorator(sensitive_variables("body"))  # it holds the platform key: never in an error report
     def put(self, request, company_id, connection_id):
         company = lookups.company_or_404(company_id)
         connection = lookups.connection_or_404(company, connection_id)

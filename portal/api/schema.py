@@ -8,12 +8,11 @@ from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
 LIST_PARAMETERS = [
-    OpenApiParameter("page", serializers.IntegerField(min_value=1), description="Page number, from 1.", default=1),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1}, description="Page number, from 1."),
     OpenApiParameter(
         "pageSize",
-        serializers.IntegerField(min_value=1, max_value=5000),
+        {"type": "integer", "minimum": 1, "maximum": 5000, "default": 100},
         description="Results per page (at most 2000 are answered).",
-        default=100,
     ),
     OpenApiParameter("query", str, description="Codat query, e.g. `sourceType=Accounting && name~clear`."),
     OpenApiParameter("orderBy", str, description="A field to order by; `-` first for descending."),

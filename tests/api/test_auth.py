@@ -125,3 +125,16 @@ def test_the_rate_limit_is_per_key(api, anon_api, settings):
     anon_api.credentials(HTTP_AUTHORIZATION=basic(other))
     assert anon_api.get("/api/integrations").status_code == 200
     cache.clear()
+
+
+def test_an_error_report_never_shows_the_key(api_key, rf):
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    request = rf.get("/api/companies", HTTP_AUTHORIZATION=basic(api_key[1]))
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        report = ExceptionReporter(request, *sys.exc_info()).get_traceback_text()
+    assert basic(api_key[1]).split()[1] not in report and api_key[1] not in report

@@ -167,3 +167,17 @@ def test_the_schema_is_served_to_keys_and_portal_users(api, admin_client, anon_a
         response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
         assert response.status_code == 200
     assert anon_api.get("/api/schema/").status_code == 401
+
+
+def test_the_schema_generates_without_warnings_and_documents_paging(api):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    errors = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null", stderr=errors)
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    parameters = {p["name"]: p for p in schema["paths"]["/companies"]["get"]["parameters"]}
+    assert parameters["pageSize"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 5000, "default": 100}
+    assert {"query", "orderBy", "page"} <= set(parameters)
+    assert "/companies/{companyId}/connections/{connectionId}/data/{dataType}" in schema["paths"]
