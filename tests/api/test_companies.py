@@ -87,3 +87,9 @@ def test_delete_removes_the_company_and_audits_it(api):
     assert not Company.objects.filter(pk=company.pk).exists()
     assert AuditEvent.objects.get(action=A.COMPANY_DELETED).actor_name == KEY_LABEL
     assert_codat_error(api.delete(f"/api/companies/{company.pk}"), 404)
+
+
+def test_a_tag_filter_matches_no_company_since_none_has_tags(api):
+    factory.make_company("Alpha")
+    assert api.get("/api/companies", {"tags": "region=uk"}).json()["totalResults"] == 0
+    assert api.get("/api/companies", {"tags": ""}).json()["totalResults"] == 1
