@@ -181,3 +181,8 @@ def test_the_schema_generates_without_warnings_and_documents_paging(api):
     assert parameters["pageSize"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 5000, "default": 100}
     assert {"query", "orderBy", "page"} <= set(parameters)
     assert "/companies/{companyId}/connections/{connectionId}/data/{dataType}" in schema["paths"]
+
+
+def test_the_navigation_links_the_api_keys_page_for_portal_roles(admin_client):
+    html = admin_client.get("/settings/api-keys/").content.decode()
+    assert '<a href="/settings/api-keys/" aria-current="page">API keys</a>' in html
