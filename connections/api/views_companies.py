@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from integrations.models import Integration
 from portal.api.errors import ApiError, bad_request, not_found
 from portal.api.paging import paged
-from portal.api.query import DATETIME, EXACT, TEXT, Field, filtered
+from portal.api.query import DATETIME, EXACT, TEXT, UUID, Field, filtered
 from portal.api.schema import LIST_PARAMETERS, paged_schema
 
 from .. import lifecycle
@@ -27,14 +27,14 @@ from .serializers import (
 )
 
 COMPANY_FIELDS = {
-    "id": Field("id", EXACT),
+    "id": Field("id", UUID),
     "name": Field("name", TEXT),
     "description": Field("description", TEXT),
     "created": Field("created_at", DATETIME),
     "lastSync": Field("last_synced_at", DATETIME),
 }
 CONNECTION_FIELDS = {
-    "id": Field("id", EXACT),
+    "id": Field("id", UUID),
     "status": Field("status", EXACT, tuple(CONNECTION_STATUSES)),
     "integrationKey": Field("integration__key", EXACT),
     "platformName": Field("integration__name", TEXT),

@@ -14,7 +14,7 @@ from integrations.api import sync_settings as portal_sync_settings
 from portal.api import ids
 from portal.api.errors import bad_request, not_found
 from portal.api.paging import paged
-from portal.api.query import BOOLEAN, DATETIME, EXACT, NUMBER, TEXT, Field, filtered
+from portal.api.query import BOOLEAN, DATE, DATETIME, EXACT, NUMBER, TEXT, UUID, Field, filtered
 from portal.api.schema import LIST_PARAMETERS, paged_schema
 
 from ..models import Connection, DataStatus, PullOperation, Record
@@ -34,7 +34,7 @@ TAGS = ["Refresh data"]
 PULL_FIELDS = {
     "status": Field("status", EXACT, tuple(DATASET_STATUSES)),
     "dataType": Field("data_type", EXACT),
-    "connectionId": Field("connection_id", EXACT),
+    "connectionId": Field("connection_id", UUID),
     "requested": Field("requested_at", DATETIME),
     "completed": Field("finished_at", DATETIME),
 }
@@ -42,8 +42,8 @@ RECORD_FIELDS = {
     "id": Field("remote_id", EXACT),
     "number": Field("number", TEXT),
     "name": Field("name", TEXT),
-    "issuedOn": Field("issued_on", DATETIME),
-    "dueOn": Field("due_on", DATETIME),
+    "issuedOn": Field("issued_on", DATE),
+    "dueOn": Field("due_on", DATE),
     "total": Field("total", NUMBER),
     "balance": Field("balance", NUMBER),
     "currency": Field("currency", EXACT),

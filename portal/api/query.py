@@ -10,8 +10,9 @@ with Codat's body ("Error parsing query - …").
 """
 
 import re
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
@@ -20,9 +21,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from .errors import bad_request
 
-TEXT, EXACT, NUMBER, BOOLEAN, DATETIME = "text", "exact", "number", "boolean", "datetime"
+TEXT, EXACT, UUID, NUMBER, BOOLEAN, DATE, DATETIME = "text", "exact", "uuid", "number", "boolean", "date", "datetime"
 OPERATORS = ("!=", ">=", "<=", "=", ">", "<", "~")
-ORDERING = {TEXT: "=!=~", EXACT: "=!=", BOOLEAN: "=!=", NUMBER: "=!=><", DATETIME: "=!=><"}
 LOOKUPS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 
 
@@ -39,7 +39,7 @@ class Field:
             return True
         if operator == "~":
             return self.kind == TEXT
-        return self.kind in (NUMBER, DATETIME)
+        return self.kind in (NUMBER, DATE, DATETIME)
 
 
 def _error(message):
@@ -52,20 +52,39 @@ def _convert(field, name, raw):
         if raw.lower() not in ("true", "false"):
             raise _error(f"{name} must be true or false")
         return raw.lower() == "true"
+    if field.kind == UUID:
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise _error(f"{name} must be a UUID") from None
     if field.kind == NUMBER:
         try:
-            return Decimal(raw)
+            number = Decimal(raw)
         except InvalidOperation:
-            raise _error(f"{name} must be a number") from None
-    if field.kind == DATETIME:
+            number = None
+        if number is None or not number.is_finite():
+            raise _error(f"{name} must be a number")
+        return number
+    if field.kind in (DATE, DATETIME):
+        parsed = _moment(raw)
+        if parsed is None:
+            raise _error(f"{name} must be a date or date-time (ISO 8601)")
+        return parsed.date() if field.kind == DATE else parsed
+    return value
+
+
+def _moment(raw):
+    """An aware datetime (UTC when no offset is given) from an ISO 8601 date or date-time, or None."""
+    try:
         parsed = parse_datetime(raw)
         if parsed is None:
             day = parse_date(raw)
             parsed = datetime(day.year, day.month, day.day) if day else None
-        if parsed is None:
-            raise _error(f"{name} must be a date or date-time (ISO 8601)")
-        return timezone.make_aware(parsed, timezone.utc) if timezone.is_naive(parsed) else parsed
-    return value
+    except ValueError:  # well formed but impossible, e.g. month 13
+        return None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed
 
 
 def _condition(text, fields, resource):
