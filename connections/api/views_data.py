@@ -3,8 +3,6 @@ and our extension, the synced records of a connection."""
 
 import uuid
 
-from django.db.models import Q
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -14,7 +12,7 @@ from integrations.api import sync_settings as portal_sync_settings
 from portal.api import ids
 from portal.api.errors import bad_request, not_found
 from portal.api.paging import paged
-from portal.api.query import BOOLEAN, DATE, DATETIME, EXACT, NUMBER, TEXT, UUID, Field, filtered
+from portal.api.query import BOOLEAN, DATE, DATETIME, EXACT, NUMBER, TEXT, UUID, Field, filtered, parse_moment
 from portal.api.schema import LIST_PARAMETERS, paged_schema
 
 from ..models import Connection, DataStatus, PullOperation, Record
@@ -265,14 +263,14 @@ class RecordList(APIView):
         records = Record.objects.filter(connection=connection, data_type=data_type)
         since = request.query_params.get("modifiedDate")
         if since:
-            moment = parse_datetime(since)
-            if moment is None or moment.tzinfo is None:
+            moment = parse_moment(since)
+            if moment is None:
                 raise bad_request(
-                    "modifiedDate must be an ISO 8601 date-time with a time zone, e.g. 2025-01-31T12:00:00Z.",
+                    "modifiedDate must be an ISO 8601 date or date-time, e.g. 2025-01-31T12:00:00Z (UTC if no offset).",
                     item="modifiedDate",
                     validator="datetime",
                 )
-            records = records.filter(Q(updated_at__gte=moment))
+            records = records.filter(updated_at__gte=moment)
         records = filtered(request, records, RECORD_FIELDS, "Record", ("remote_id", "pk"))
         return Response(paged(request, records, lambda record: RecordSerializer(record).data))
 

@@ -66,14 +66,14 @@ def _convert(field, name, raw):
             raise _error(f"{name} must be a number")
         return number
     if field.kind in (DATE, DATETIME):
-        parsed = _moment(raw)
+        parsed = parse_moment(raw)
         if parsed is None:
             raise _error(f"{name} must be a date or date-time (ISO 8601)")
         return parsed.date() if field.kind == DATE else parsed
     return value
 
 
-def _moment(raw):
+def parse_moment(raw):
     """An aware datetime (UTC when no offset is given) from an ISO 8601 date or date-time, or None."""
     try:
         parsed = parse_datetime(raw)

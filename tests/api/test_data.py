@@ -129,7 +129,8 @@ class TestRecords:
         since = (timezone.now() - timedelta(days=1)).isoformat()
         body = api.get(self.url(linked), {"modifiedDate": since}).json()
         assert [(r["id"], r["isDeleted"]) for r in body["results"]] == [("gone", True)]
-        assert_codat_error(api.get(self.url(linked), {"modifiedDate": "yesterday"}), 400)
+        for wrong in ("yesterday", "2025-13-45T00:00:00Z"):
+            assert_codat_error(api.get(self.url(linked), {"modifiedDate": wrong}), 400)
 
     def test_an_unknown_data_type_answers_404(self, api, linked):
         assert_codat_error(api.get(self.url(linked, "balanceSheet")), 404)
