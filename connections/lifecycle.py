@@ -23,11 +23,14 @@ class ConnectionRefused(Exception):
     """A connection cannot be added (integration off, or one already active in the category)."""
 
 
-def audit(action, *, actor=None, integration=None, target="", target_id="", changes=()):
+def audit(action, *, actor=None, integration=None, target="", target_id="", changes=(), actor_name=None):
+    """`actor_name` names who acted when no portal user did (an API key); else the user, or "system"."""
+    if actor_name is None:
+        actor_name = actor.get_username() if actor is not None else "system"
     return AuditEvent.objects.create(
         action=action,
         actor=actor,
-        actor_name=actor.get_username() if actor is not None else "system",
+        actor_name=actor_name,
         integration=integration,
         target=str(target)[:200],
         target_id=str(target_id)[:64],
@@ -35,12 +38,13 @@ def audit(action, *, actor=None, integration=None, target="", target_id="", chan
     )
 
 
-def create_company(name, description="", user=None) -> Company:
+def create_company(name, description="", user=None, *, actor_name=None) -> Company:
     with transaction.atomic():
         company = Company.objects.create(name=name, description=description, created_by=user)
         audit(
             Action.COMPANY_CREATED,
             actor=user,
+            actor_name=actor_name,
             target=company.name,
             target_id=company.pk,
             changes=[{"field": "name", "before": None, "after": company.name}],
@@ -48,14 +52,21 @@ def create_company(name, description="", user=None) -> Company:
     return company
 
 
-def save_company_changes(company, before: dict, user=None) -> Company:
+def save_company_changes(company, before: dict, user=None, *, actor_name=None) -> Company:
     """Save an edited company and audit the fields that changed (nothing when none did)."""
     after = {"name": company.name, "description": company.description}
     changes = [{"field": k, "before": before[k], "after": after[k]} for k in after if before.get(k) != after[k]]
     with transaction.atomic():
         company.save(update_fields=["name", "description"])
         if changes:
-            audit(Action.COMPANY_CHANGED, actor=user, target=company.name, target_id=company.pk, changes=changes)
+            audit(
+                Action.COMPANY_CHANGED,
+                actor=user,
+                actor_name=actor_name,
+                target=company.name,
+                target_id=company.pk,
+                changes=changes,
+            )
     return company
 
 
@@ -76,7 +87,7 @@ def connection_deletion_summary(connection) -> dict:
     }
 
 
-def delete_company(company, user=None) -> dict:
+def delete_company(company, user=None, *, actor_name=None) -> dict:
     summary = company_deletion_summary(company)
     with transaction.atomic():
         # Records first, in one statement: nothing refers to them, so no per-row cascade work.
@@ -86,6 +97,7 @@ def delete_company(company, user=None) -> dict:
         audit(
             Action.COMPANY_DELETED,
             actor=user,
+            actor_name=actor_name,
             target=name,
             target_id=pk,
             changes=[
@@ -96,7 +108,7 @@ def delete_company(company, user=None) -> dict:
     return summary
 
 
-def create_connection(company, integration, user=None) -> Connection:
+def create_connection(company, integration, user=None, *, actor_name=None) -> Connection:
     """Add a PendingAuth connection with a Link URL; raises ConnectionRefused with a sentence."""
     reason = integration.refuse_new_links_reason()
     if reason:
@@ -114,17 +126,22 @@ def create_connection(company, integration, user=None) -> Connection:
                 created_by=user,
             )
             record_event(
-                connection, ConnectionEvent.Kind.CREATED, f"Connection to {integration.name} created.", actor=user
+                connection,
+                ConnectionEvent.Kind.CREATED,
+                f"Connection to {integration.name} created.",
+                actor=user,
+                actor_label=actor_name,
             )
             audit(
                 Action.CONNECTION_CREATED,
                 actor=user,
+                actor_name=actor_name,
                 integration=integration,
                 target=str(connection),
                 target_id=connection.pk,
                 changes=[{"field": "status", "before": None, "after": S.PENDING_AUTH}],
             )
-            issue_link_url(connection, user)
+            issue_link_url(connection, user, actor_name=actor_name)
     except IntegrityError:
         # Another request added one between our check and our insert: the constraint held.
         clash = active_connection_in_category(company, integration.category)
@@ -133,7 +150,7 @@ def create_connection(company, integration, user=None) -> Connection:
     return connection
 
 
-def unlink_connection(connection, user=None, reason="") -> Connection:
+def unlink_connection(connection, user=None, reason="", *, actor_name=None) -> Connection:
     """Give up access on purpose: Unlinked, credentials wiped, synced data kept.
 
     Schedules stop by themselves: only Linked connections are scheduled. Raises
@@ -142,11 +159,12 @@ def unlink_connection(connection, user=None, reason="") -> Connection:
     reason = reason or "Unlinked by an admin; synced data is kept."
     with transaction.atomic():
         before = connection.status
-        status.move(connection, S.UNLINKED, reason=reason, actor=user)
+        status.move(connection, S.UNLINKED, reason=reason, actor=user, actor_label=actor_name)
         wipe_credentials(connection)
         audit(
             Action.CONNECTION_UNLINKED,
             actor=user,
+            actor_name=actor_name,
             integration=connection.integration,
             target=str(connection),
             target_id=connection.pk,
@@ -155,7 +173,7 @@ def unlink_connection(connection, user=None, reason="") -> Connection:
     return connection
 
 
-def delete_connection(connection, user=None) -> dict:
+def delete_connection(connection, user=None, *, actor_name=None) -> dict:
     summary = connection_deletion_summary(connection)
     with transaction.atomic():
         Record.objects.filter(connection=connection).delete()
@@ -164,6 +182,7 @@ def delete_connection(connection, user=None) -> dict:
         audit(
             Action.CONNECTION_DELETED,
             actor=user,
+            actor_name=actor_name,
             integration=integration,
             target=target,
             target_id=pk,

@@ -87,8 +87,11 @@ def token_hash(token: str) -> str:
 #
 
 
-def issue_link_url(connection, user=None) -> str:
-    """Give `connection` a fresh Link URL token (the old one stops working); returns the token."""
+def issue_link_url(connection, user=None, *, actor_name=None) -> str:
+    """Give `connection` a fresh Link URL token (the old one stops working); returns the token.
+
+    `actor_name` names who acted when no portal user did (an API key).
+    """
     now = timezone.now()
     token = secrets.token_urlsafe(32)
     previous_expiry = connection.link_token_expires_at
@@ -106,10 +109,11 @@ def issue_link_url(connection, user=None) -> str:
             ConnectionEvent.Kind.LINK_URL_ISSUED,
             f"New Link URL issued; it works until {until:%d %b %Y %H:%M}.",
             actor=user,
+            actor_label=actor_name,
         )
         AuditEvent.objects.create(
             actor=user,
-            actor_name=user.get_username() if user else "system",
+            actor_name=actor_name or (user.get_username() if user else "system"),
             integration=connection.integration,
             action=AuditEvent.Action.LINK_URL_ISSUED,
             target=str(connection),

@@ -46,11 +46,12 @@ def set_enabled(integration, enabled, user):
     return changed
 
 
-def save_settings(integration, settings_form, sync_formset, user):
+def save_settings(integration, settings_form, sync_formset, user, *, actor_name=None):
     """Save the provider's settings and the sync settings together, or nothing at all.
 
     Both forms must be valid (InvalidSettings otherwise). Returns the audit events
-    recorded: none when nothing changed, else one per kind of change.
+    recorded: none when nothing changed, else one per kind of change. `actor_name` names
+    who acted when no portal user did (an API key).
     """
     settings_valid = settings_form.is_valid()
     sync_valid = sync_formset.is_valid()
@@ -67,12 +68,24 @@ def save_settings(integration, settings_form, sync_formset, user):
         if setting_changes:
             locked.settings = after
             events.append(
-                audit.record(audit.Action.SETTINGS_CHANGED, actor=user, integration=locked, changes=setting_changes)
+                audit.record(
+                    audit.Action.SETTINGS_CHANGED,
+                    actor=user,
+                    integration=locked,
+                    changes=setting_changes,
+                    actor_name=actor_name,
+                )
             )
         if sync_changes:
             _refresh_staleness(locked)  # frequencies may have changed
             events.append(
-                audit.record(audit.Action.SYNC_SETTINGS_CHANGED, actor=user, integration=locked, changes=sync_changes)
+                audit.record(
+                    audit.Action.SYNC_SETTINGS_CHANGED,
+                    actor=user,
+                    integration=locked,
+                    changes=sync_changes,
+                    actor_name=actor_name,
+                )
             )
         if events:
             _stamp(locked, user)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 ADMIN = "Admin"
 SUPPORT = "Support"
 ROLES = (ADMIN, SUPPORT)
-PORTAL_APPS = ("integrations", "connections")
+PORTAL_APPS = ("integrations", "connections", "api")
 
 SUPPORT_ACTIONS = (
     "connections.refresh_data",

@@ -44,13 +44,18 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_q",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal",
     "portal.web",
     "integrations",
     "connections",
+    "portal.api",
 ]
 
 MIDDLEWARE = [
+    "portal.api.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,6 +204,52 @@ CLEARBOOKS_RETRY_ATTEMPTS = env.int("CLEARBOOKS_RETRY_ATTEMPTS", default=5)
 CLEARBOOKS_RETRY_BASE_DELAY = env.float("CLEARBOOKS_RETRY_BASE_DELAY", default=2.0)
 CLEARBOOKS_RETRY_MAX_DELAY = env.float("CLEARBOOKS_RETRY_MAX_DELAY", default=60.0)
 CLEARBOOKS_PAGE_GAP = env.float("CLEARBOOKS_PAGE_GAP", default=0.0)
+
+# REST API (Codat's Platform API shapes, under /api/): API keys only, JSON only, Codat's error
+# body, and a rate limit per key (requests/period; period: second, minute, hour or day).
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.authentication.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Integration Portal API",
+    "DESCRIPTION": (
+        "Codat's Platform API, served by this portal: the same paths, names, shapes and errors, so code "
+        "written for Codat (and Codat's SDKs) works by changing the base URL and the key. Authenticate with "
+        "`Authorization: Basic <your API key in base64>`. Our extension: the synced records of a connection."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [
+        "portal.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "SERVE_PERMISSIONS": ["portal.api.authentication.HasApiKeyOrPortalRole"],
+    "SCHEMA_PATH_PREFIX": "/api",
+    "SCHEMA_PATH_PREFIX_TRIM": True,
+    "SERVERS": [{"url": "/api", "description": "This portal"}],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "DataConnectionStatusEnum": "connections.api.serializers.CONNECTION_STATUSES",
+        "DatasetStatusEnum": "connections.api.serializers.DATASET_STATUSES",
+        "ErrorStatusEnum": ["Active", "Resolved"],
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ re-showing a form), as long as it is never a login redirect or a 403 when allowe
 """
 
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from connections.models import Connection, PullOperation
+from portal.api import keys
 from tests import factory
 
 ANON, OUTSIDER, SUPPORT, ADMIN = "anonymous", "outsider", "support", "admin"
@@ -74,6 +76,20 @@ def public_page(obj):
     return Rule(obj, get={ANON: 200, OUTSIDER: 200, SUPPORT: 200, ADMIN: 200})
 
 
+def api_endpoint():
+    """The REST API: a portal login is never an API key, so every persona gets 401 (tests/api walks keys)."""
+    everyone = dict.fromkeys(PERSONAS, 401)
+    return Rule(get=everyone, post=everyone)
+
+
+API_ENDPOINTS = (
+    "integration-list", "integration-detail", "profile-sync-settings", "company-list", "company-detail",
+    "connection-list", "connection-detail", "connection-authorization", "record-list", "refresh-all",
+    "refresh-data-type", "data-status", "pull-list", "pull-detail", "company-sync-settings", "apikey-list",
+    "apikey-detail", "schema",
+)  # fmt: skip
+
+
 EXPECTATIONS = {
     # The shell: home only redirects (to the dashboard, which has its own rule).
     "home": Rule(get={ANON: LOGIN, OUTSIDER: 302, SUPPORT: 302, ADMIN: 302}),
@@ -117,6 +133,18 @@ EXPECTATIONS = {
     "connections:pull-cancel": safe_action("active_pull"),
     "connections:record-list": read_page("connection"),
     "connections:record-detail": read_page("record"),
+    # The REST API (keys only), its docs (a portal page) and the API keys page
+    **{f"api:{name}": api_endpoint() for name in API_ENDPOINTS if name != "schema"},
+    # The schema also serves portal users, so the docs page can load it.
+    "api:schema": Rule(get={ANON: 401, OUTSIDER: 403, SUPPORT: 200, ADMIN: 200}),
+    "api-unknown": Rule(get=dict.fromkeys(PERSONAS, 404), post=dict.fromkeys(PERSONAS, 404)),
+    "api-docs": read_page(),
+    "api-keys:apikey-list": Rule(  # Support sees the keys (never a key itself); only Admins create them
+        get={ANON: LOGIN, OUTSIDER: 403, SUPPORT: 200, ADMIN: 200},
+        post={ANON: LOGIN, OUTSIDER: 403, SUPPORT: 403, ADMIN: DONE},
+        data={"name": "Walked key"},
+    ),
+    "api-keys:apikey-revoke": admin_action("apikey"),
 }
 
 
@@ -193,6 +221,7 @@ def world(db, settings):
         "used_token": used_token,
         "pending_token": pending_token,
         "data_type": "invoices",
+        "apikey": keys.create_key("walked")[0],
         "users": {
             OUTSIDER: factory.make_user("olga"),
             SUPPORT: factory.make_support(),
@@ -201,10 +230,22 @@ def world(db, settings):
     }
 
 
+# The API's URL parameters, filled from the world whatever the rule's object.
+API_PARAMS = {
+    "company_id": lambda world: world["company"].pk,
+    "connection_id": lambda world: world["connection"].pk,
+    "dataset_id": lambda world: str(uuid.UUID(int=world["pull"].pk)),
+    "platform_key": lambda world: world["key"].key,
+    "api_key_id": lambda world: world["apikey"].pk,
+}
+
+
 def url_for(name, pattern, rule, world):
     kwargs = {}
     for param in pattern.pattern.converters:
-        if param == "data_type":
+        if param in API_PARAMS:
+            kwargs[param] = API_PARAMS[param](world)
+        elif param == "data_type":
             kwargs[param] = world["data_type"]
         elif param == "key":
             kwargs[param] = world["key"].key
@@ -246,7 +287,8 @@ def test_it_answers_each_persona_as_the_table_says(name, persona, world, client)
 
 def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
     """The table itself: a logged-in user without a role reads and changes nothing."""
-    open_to_all = {"login", "logout", "home", "connections:link", "connections:link-done"}
+    open_to_all = {"login", "logout", "home", "connections:link", "connections:link-done", "api-unknown"}
+    open_to_all |= {name for name in EXPECTATIONS if name.startswith("api:")}  # 401: a login is no key
     for name, rule in EXPECTATIONS.items():
         if name in open_to_all:
             continue
@@ -257,4 +299,7 @@ def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
 def test_it_sends_anonymous_users_to_login_except_on_public_pages():
     public = {"login", "connections:link", "connections:link-done"}
     for name, rule in EXPECTATIONS.items():
+        if name.startswith("api:") or name == "api-unknown":
+            assert rule.get[ANON] in (401, 404), name  # the API answers for itself, never with the login page
+            continue
         assert (rule.get[ANON] == LOGIN) == (name not in public), name

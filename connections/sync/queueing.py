@@ -25,8 +25,11 @@ def active_pull(connection, data_type):
     ).first()
 
 
-def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue=True):
-    """Queue one pull; returns (pull, created). An active pull is returned as is."""
+def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue=True, actor_label=None):
+    """Queue one pull; returns (pull, created). An active pull is returned as is.
+
+    `actor_label` names who asked when no portal user did (an API key).
+    """
     existing = active_pull(connection, data_type)
     if existing is not None:
         return existing, False
@@ -46,6 +49,7 @@ def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue
                 ConnectionEvent.Kind.PULL_QUEUED,
                 f"{data_type}: pull {pull.pk} queued ({pull.get_trigger_display().lower()}).",
                 actor=user,
+                actor_label=actor_label,
                 pull=pull,
             )
     except IntegrityError:
@@ -73,7 +77,7 @@ def queue_first_link_pulls(connection, *, enqueue=True):
     return pulls
 
 
-def queue_refresh(connection, data_types, *, user=None, full=False, enqueue=True):
+def queue_refresh(connection, data_types, *, user=None, full=False, enqueue=True, actor_label=None):
     """Manual refresh of some data types (all of the provider's when `data_types` is empty).
 
     Returns (queued, already_active): lists of pulls.
@@ -82,7 +86,13 @@ def queue_refresh(connection, data_types, *, user=None, full=False, enqueue=True
     queued, already = [], []
     for name in names:
         pull, created = queue_pull(
-            connection, name, PullOperation.Trigger.MANUAL, user=user, full=full, enqueue=enqueue
+            connection,
+            name,
+            PullOperation.Trigger.MANUAL,
+            user=user,
+            full=full,
+            enqueue=enqueue,
+            actor_label=actor_label,
         )
         (queued if created else already).append(pull)
     return queued, already

@@ -1,0 +1,1 @@
+"""The REST API for integrations (Codat's Platform API shapes): list, get, portal sync settings."""
