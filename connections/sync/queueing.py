@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 from ..events import record_event
 from ..models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, DataStatus, PullOperation
 
-RUN_PULL_TASK = "connections.tasks.run_pull"
+RUN_PULL_TASK = "connections.sync.tasks.run_pull"
 
 
 def active_pull(connection, data_type):

@@ -6,13 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_q.models import OrmQ, Schedule
 
 from connections.credentials import store_credentials
 from connections.models import Connection, DataStatus, PullOperation
 from connections.sync import schedules as schedule
 from connections.sync import tasks
-from connections.sync.queueing import queue_pull
+from connections.sync.queueing import RUN_PULL_TASK, queue_pull
 from integrations.models import SyncSetting
 from tests import factory
 
@@ -169,6 +170,10 @@ def test_run_pull_runs_the_pull_and_a_second_delivery_does_nothing(clearbooks, s
     assert tasks.run_pull(pull.pk) == P.COMPLETE
     assert sandbox.calls(key) == calls
     assert tasks.run_pull(10**9) == "gone"
+
+
+def test_the_task_a_queued_pull_is_handed_to_names_run_pull():
+    assert import_string(RUN_PULL_TASK) is tasks.run_pull
 
 
 def test_schedule_syncs_creates_the_schedules_once(db):
