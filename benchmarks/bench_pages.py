@@ -78,7 +78,8 @@ def seed(scale: dict, now: datetime):
     """Fill an empty, migrated database; deterministic for a given scale."""
     from django.contrib.auth.models import Group, User
 
-    from connections.sync import staleness
+    from connections.models import DataStatus
+    from connections.sync import data_status
     from integrations.models import Integration, SyncSetting
 
     rng = random.Random(42)
@@ -156,7 +157,7 @@ def seed(scale: dict, now: datetime):
         _seed_events(cursor, now, connection_ids)
     with connections["default"].cursor() as cursor, transaction.atomic():
         _seed_records(cursor, rng, now, connection_ids, records_per)
-    staleness.refresh_all()  # rows loaded by SQL: compute their stale_after as the migration does
+    data_status.refresh(DataStatus.objects.all())  # rows loaded by SQL: their schedule, as the engine keeps it
     with connections["default"].cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -241,7 +242,7 @@ def _seed_data_statuses(cursor, now, connection_ids, statuses):
         "failures_in_row",
         "latest_pull_id",
         "latest_successful_pull_id",
-        "scheduled",  # computed with stale_after by staleness.refresh_all() once seeded
+        "scheduled",  # computed with stale_after by data_status.refresh() once seeded
     ]
     cursor.execute("SELECT connection_id, data_type, MAX(id) FROM connections_pulloperation GROUP BY 1, 2")
     latest = {(c, d): pk for c, d, pk in cursor.fetchall()}

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from portal.web.access import require_perm
 
 from ..models import Connection, PullOperation
-from ..sync.pulls import cancel_pull
+from ..sync.outcomes import cancel_pull
 from ..sync.queueing import queue_refresh, refresh_refusal
 
 
