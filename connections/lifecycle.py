@@ -6,7 +6,7 @@ timeline entries and audit events.
 
 from django.db import IntegrityError, transaction
 
-from integrations.models import AuditEvent
+from integrations import audit
 
 from . import status
 from .credentials import wipe_credentials
@@ -16,29 +16,17 @@ from .link import issue_link_url
 from .models import Company, Connection, ConnectionEvent, PullOperation, Record
 
 S = Connection.Status
-Action = AuditEvent.Action
+Action = audit.Action
 
 
 class ConnectionRefused(Exception):
     """A connection cannot be added (integration off, or one already active in the category)."""
 
 
-def audit(action, *, actor=None, integration=None, target="", target_id="", changes=()):
-    return AuditEvent.objects.create(
-        action=action,
-        actor=actor,
-        actor_name=actor.get_username() if actor is not None else "system",
-        integration=integration,
-        target=str(target)[:200],
-        target_id=str(target_id)[:64],
-        changes=list(changes),
-    )
-
-
 def create_company(name, description="", user=None) -> Company:
     with transaction.atomic():
         company = Company.objects.create(name=name, description=description, created_by=user)
-        audit(
+        audit.record(
             Action.COMPANY_CREATED,
             actor=user,
             target=company.name,
@@ -51,11 +39,11 @@ def create_company(name, description="", user=None) -> Company:
 def save_company_changes(company, before: dict, user=None) -> Company:
     """Save an edited company and audit the fields that changed (nothing when none did)."""
     after = {"name": company.name, "description": company.description}
-    changes = [{"field": k, "before": before[k], "after": after[k]} for k in after if before.get(k) != after[k]]
+    changes = audit.diff({k: before.get(k) for k in after}, after)
     with transaction.atomic():
         company.save(update_fields=["name", "description"])
         if changes:
-            audit(Action.COMPANY_CHANGED, actor=user, target=company.name, target_id=company.pk, changes=changes)
+            audit.record(Action.COMPANY_CHANGED, actor=user, target=company.name, target_id=company.pk, changes=changes)
     return company
 
 
@@ -83,7 +71,7 @@ def delete_company(company, user=None) -> dict:
         Record.objects.filter(connection__company=company).delete()
         name, pk = company.name, company.pk
         company.delete()
-        audit(
+        audit.record(
             Action.COMPANY_DELETED,
             actor=user,
             target=name,
@@ -116,7 +104,7 @@ def create_connection(company, integration, user=None) -> Connection:
             record_event(
                 connection, ConnectionEvent.Kind.CREATED, f"Connection to {integration.name} created.", actor=user
             )
-            audit(
+            audit.record(
                 Action.CONNECTION_CREATED,
                 actor=user,
                 integration=integration,
@@ -144,7 +132,7 @@ def unlink_connection(connection, user=None, reason="") -> Connection:
         before = connection.status
         status.move(connection, S.UNLINKED, reason=reason, actor=user)
         wipe_credentials(connection)
-        audit(
+        audit.record(
             Action.CONNECTION_UNLINKED,
             actor=user,
             integration=connection.integration,
@@ -161,7 +149,7 @@ def delete_connection(connection, user=None) -> dict:
         Record.objects.filter(connection=connection).delete()
         target, pk, integration = str(connection), connection.pk, connection.integration
         connection.delete()
-        audit(
+        audit.record(
             Action.CONNECTION_DELETED,
             actor=user,
             integration=integration,

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.models import AuditEvent
+from integrations import audit
 from integrations.registry import CredentialStatus
 
 from . import status
@@ -107,13 +107,12 @@ def issue_link_url(connection, user=None) -> str:
             f"New Link URL issued; it works until {until:%d %b %Y %H:%M}.",
             actor=user,
         )
-        AuditEvent.objects.create(
+        audit.record(
+            audit.Action.LINK_URL_ISSUED,
             actor=user,
-            actor_name=user.get_username() if user else "system",
             integration=connection.integration,
-            action=AuditEvent.Action.LINK_URL_ISSUED,
             target=str(connection),
-            target_id=str(connection.pk),
+            target_id=connection.pk,
             changes=[
                 {
                     "field": "link_url_expires_at",

@@ -15,6 +15,8 @@ from connections import status
 from connections.models import Connection, DataStatus, PullOperation
 from connections.support import health
 from connections.sync import data_status
+from connections.sync.outcomes import end_pull
+from connections.sync.queueing import queue_pull
 from integrations import services
 from tests import factory
 from tests.connections.test_pulls import SMALL, linked, run
@@ -53,6 +55,30 @@ def test_it_counts_from_the_link_time_until_the_first_success(clearbooks):
     connection = factory.make_connection(linked_at=linked_at)
     row = factory.make_data_status(connection, "invoices")
     assert row.stale_after == stale_after(connection) == linked_at + 2 * DAY  # daily: twice a day's interval
+
+
+def test_the_first_pull_of_a_data_type_creates_its_row_with_its_schedule(clearbooks):
+    linked_at = timezone.now() - 5 * DAY
+    connection = factory.make_connection(linked_at=linked_at)
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, enqueue=False)
+    row = DataStatus.objects.get(connection=connection, data_type="invoices")
+    assert (row.current_status, row.latest_pull, row.stale_after, row.scheduled) == (
+        P.QUEUED,
+        pull,
+        linked_at + 2 * DAY,
+        True,
+    )
+
+
+def test_a_pull_that_fails_saves_the_schedule_as_it_is_when_it_ends(clearbooks):
+    connection = factory.make_connection(linked_at=timezone.now() - 5 * DAY)
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, enqueue=False)
+    assert scheduled(connection)
+    # Switched off behind the engine's back (no signal): the pull's end reads it anyway.
+    type(clearbooks).objects.filter(pk=clearbooks.pk).update(enabled=False)
+    assert end_pull(pull, P.FETCH_ERROR, "Clear Books did not answer.", statuses=[P.QUEUED])
+    row = DataStatus.objects.get(connection=connection, data_type="invoices")
+    assert (row.current_status, row.failures_in_row, row.stale_after, row.scheduled) == (P.FETCH_ERROR, 1, None, False)
 
 
 def test_it_moves_forward_when_a_pull_completes(clearbooks, sandbox):
