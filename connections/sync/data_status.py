@@ -10,6 +10,7 @@ frequencies saved).
 A row is created by the first pull of its data type, then only updated.
 """
 
+from django.db import router
 from django.db.models import F
 
 from ..models import FAILED_PULL_STATUSES, DataStatus, PullStatus
@@ -37,7 +38,9 @@ def ended(pull, status):
             latest_successful_pull_id=pull.pk,
             last_successful_started_at=pull.started_at,
             failures_in_row=0,
-            **staleness.values(last_success=pull.finished_at),
+            **staleness.after_success(
+                pull.connection_id, pull.data_type, pull.finished_at, router.db_for_write(DataStatus)
+            ),
         )
     else:
         if status in FAILED_PULL_STATUSES:

@@ -17,7 +17,6 @@ table at most once.
 import logging
 import traceback
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -31,7 +30,7 @@ from ..models import Connection, ConnectionEvent, DataStatus, PullOperation
 from . import data_status
 from .outcomes import complete, deauthorize, end_pull
 from .prefetch import Prefetch
-from .progress import Heartbeat, Stopped, save_progress
+from .progress import Heartbeat, Progress, Stopped
 from .store import PageStore, upsert_page
 
 logger = logging.getLogger(__name__)
@@ -211,6 +210,7 @@ class _PullRun:
                     self.start()  # claimed by someone calling claim() without starting the read
                 if self.refusal is not None:
                     raise self.refusal
+            self.progress = Progress(pull)
             try:
                 for page in self.pages:
                     self._save_page(page)
@@ -260,7 +260,7 @@ class _PullRun:
     def _save_page(self, page):
         pull = self.pull
         # The progress is saved in the page's transaction; Stopped from it rolls the page back.
-        result = upsert_page(self.store, page, partial(save_progress, pull))
+        result = upsert_page(self.store, page, self.progress.save)
         pull.pages_fetched += 1
         pull.records_fetched += result.fetched
         pull.records_created += result.created
