@@ -244,8 +244,8 @@ def _pulls(connection, kind, cap, since):
     pulls = connection.pulls.select_related("requested_by").order_by("-requested_at", "-id")
     if kind == "failures":
         pulls = pulls.filter(status__in=FAILED_PULL_STATUSES)
-    if since is not None:
-        pulls = pulls.filter(requested_at__gte=since)
+    if since is not None:  # an entry stands at its pull's last step: any step since then counts
+        pulls = pulls.filter(Q(requested_at__gte=since) | Q(started_at__gte=since) | Q(finished_at__gte=since))
     found = list(pulls[: cap + 1])
     return [pull_entry(p) for p in found[:cap]], len(found) > cap
 

@@ -221,3 +221,14 @@ def test_it_reads_three_queries_whatever_the_history(connection, django_assert_n
             event(connection, K.NOTE, "note", next(times), actor_label="sam")
         with django_assert_num_queries(3):  # events, integration changes, pulls
             list(timeline.timeline(connection))
+
+
+def test_a_long_pull_stands_where_it_ended_even_when_it_began_before_the_page(support_client, connection):
+    times = clock()
+    begun = next(times)
+    for i in range(timeline.LIMITS[0] + 1):
+        event(connection, K.NOTE, f"note {i}", next(times), actor_label="sam")
+    long_pull = pull(connection, begun)
+    PullOperation.objects.filter(pk=long_pull.pk).update(finished_at=next(times))
+    entries = page(support_client, connection).context["timeline"]
+    assert entries[0].pull == long_pull and len(entries) == timeline.LIMITS[0] + 1
