@@ -77,6 +77,8 @@ def public_page(obj):
 EXPECTATIONS = {
     # The shell: home only redirects (to the dashboard, which has its own rule).
     "home": Rule(get={ANON: LOGIN, OUTSIDER: 302, SUPPORT: 302, ADMIN: 302}),
+    # The health check: public, 200 or 503 by the state of the database, broker and workers.
+    "healthz": Rule(get={persona: frozenset({200, 503}) for persona in PERSONAS}),
     "login": Rule(get={ANON: 200, OUTSIDER: 302, SUPPORT: 302, ADMIN: 302}),
     "logout": Rule(
         get={ANON: LOGIN, OUTSIDER: 405, SUPPORT: 405, ADMIN: 405},
@@ -246,7 +248,7 @@ def test_it_answers_each_persona_as_the_table_says(name, persona, world, client)
 
 def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
     """The table itself: a logged-in user without a role reads and changes nothing."""
-    open_to_all = {"login", "logout", "home", "connections:link", "connections:link-done"}
+    open_to_all = {"login", "logout", "home", "healthz", "connections:link", "connections:link-done"}
     for name, rule in EXPECTATIONS.items():
         if name in open_to_all:
             continue
@@ -255,6 +257,6 @@ def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
 
 
 def test_it_sends_anonymous_users_to_login_except_on_public_pages():
-    public = {"login", "connections:link", "connections:link-done"}
+    public = {"login", "healthz", "connections:link", "connections:link-done"}
     for name, rule in EXPECTATIONS.items():
         assert (rule.get[ANON] == LOGIN) == (name not in public), name
