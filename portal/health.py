@@ -141,4 +141,9 @@ def run_checks() -> dict:
 @never_cache
 def healthz(request):
     report = run_checks()
-    return JsonResponse(report, status=503 if report["failing"] else 200)
+    response = JsonResponse(report, status=503 if report["failing"] else 200)
+    if report["failing"]:
+        # One line saying what is wrong, instead of django.request's "Service Unavailable: /healthz".
+        logger.warning("healthz: %s", " ".join(report["problems"]))
+        response._has_been_logged = True
+    return response

@@ -95,3 +95,26 @@ def production_stack(transactional_db, redis_queue):
     if connection.vendor != "postgresql":
         pytest.skip("needs the test database on PostgreSQL (make test-postgres, or DATABASE_URL=postgres://…)")
     return redis_queue
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Pids of this machine's processes whose environment has name=value (a test's own marker)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if wanted in environ.read().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+def kill_processes_with_env(name: str, value: str):
+    """SIGKILL what a failed test left running (its processes carry its unique cluster name)."""
+    import signal
+
+    for pid in processes_with_env(name, value):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

@@ -157,6 +157,16 @@ def test_it_is_not_redirected_to_https_nor_cached(client, settings):
     assert client.get("/").status_code == 301  # the rest of the site still is redirected
 
 
+def test_a_failure_is_logged_as_one_line_naming_it(client, caplog):
+    with caplog.at_level("INFO"):
+        assert get_health(client)[0] == 503
+
+    lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert [line for line in lines if line[0] == "django.request"] == []
+    assert [line[:2] for line in lines if "healthz" in line[2]] == [("portal.health", "WARNING")]
+    assert "No worker has finished a task yet" in caplog.text
+
+
 def test_it_takes_get_and_head_only(client):
     finished_task()
 
