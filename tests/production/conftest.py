@@ -104,10 +104,9 @@ def processes_with_env(name: str, value: str) -> list[int]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{entry.name}/environ", "rb") as environ:
-                if wanted in environ.read().split(b"\0"):
-                    found.append(int(entry.name))
+        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/environ", "rb") as environ:
+            if wanted in environ.read().split(b"\0"):
+                found.append(int(entry.name))
     return found
 
 
