@@ -144,6 +144,14 @@ def memory_mb(pid):
     return rss, pss
 
 
+def machine_cpu():
+    """(busy, total) jiffies of all the machine's CPUs: every process's work, ours or not."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def load_average():
     with contextlib.suppress(OSError):
         return os.getloadavg()[0]
@@ -260,7 +268,7 @@ def main(args):
         env["CLEARBOOKS_WSDL_URL"] = f"{base_url}/api/accounting/wsdl/"
         seeded = run_child("seed", options.connections, env=env)
         runs = [
-            run_child("run", workers, base_url, options.latency_ms, options.max_seconds, env=env)
+            run_child("run", workers, base_url, options.latency_ms, options.max_seconds, sandbox.pid, env=env)
             for workers in options.workers
         ]
     finally:
@@ -288,7 +296,7 @@ def report(options, seeded, runs, loads, total_seconds):
     header = (
         f"{'workers':>7} {'pulls':>6} {'seconds':>8} {'pulls/min':>10} {'limit':>8} {'reached':>8} "
         f"{'records/s':>10} {'req/s':>7} {'req/pull':>8} {'CPU ms/pull':>11} {'core/worker':>11} "
-        f"{'RSS/worker':>10} {'PSS/worker':>10} {'cluster PSS':>11}"
+        f"{'RSS/worker':>10} {'PSS/worker':>10} {'cluster PSS':>11} {'machine CPU':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -304,7 +312,8 @@ def report(options, seeded, runs, loads, total_seconds):
             f"{workers:>7} {pulls:>6} {seconds:>8.1f} {rate:>10.0f} {limit:>8.0f} {rate / limit:>8.0%} "
             f"{run['records'] / seconds:>10.0f} {run['requests'] / seconds:>7.1f} {per_pull:>8.2f} "
             f"{cpu_per_pull * 1000:>11.0f} {run['core_share']:>11.0%} "
-            f"{run['worker_rss']:>8.0f}MB {run['worker_pss']:>8.0f}MB {run['cluster_pss']:>9.0f}MB"
+            f"{run['worker_rss']:>8.0f}MB {run['worker_pss']:>8.0f}MB {run['cluster_pss']:>9.0f}MB "
+            f"{run['machine_busy']:>11.0%}"
         )
         if run["stopped_early"]:
             print(f"        (stopped after --max-seconds: measured on the {pulls} of {run['queued']} pulls that ended)")
@@ -313,16 +322,18 @@ def report(options, seeded, runs, loads, total_seconds):
     print()
     share = max(run["core_share"] for run in runs)
     carried = int(CORES / share) if share else 0
+    sandbox_ms = max(run["sandbox_cpu"] / max(run["requests"], 1) for run in runs) * 1000
     print(
-        f"A worker at this latency keeps {share:.0%} of a core busy (its own CPU only): {CORES} cores carry about "
-        f"{carried} worker processes before the CPU, not the latency, is the limit; leave half of it to "
-        f"PostgreSQL, Redis and the web on one machine, so about {carried // 2}."
+        f"Each worker's own CPU is {share:.0%} of a core at most: by that alone {CORES} cores would carry about "
+        f"{carried} worker processes. On one machine the database, Redis and the sandbox ({sandbox_ms:.0f} ms of CPU "
+        f"per request here) share the cores; 'machine CPU' is every process's share of all cores during a run "
+        f"(this bench's, and anything else running), and 'reached' falls as it fills."
     )
     print(
         f"Memory: {max(run['worker_pss'] for run in runs):.0f} MB PSS per worker process "
         f"({max(run['worker_rss'] for run in runs):.0f} MB RSS; forked workers share the rest), "
         f"plus about {min(run['cluster_pss'] - run['workers'] * run['worker_pss'] for run in runs):.0f} MB "
-        "for the cluster's sentinel, monitor and pusher."
+        "for the cluster's own processes (qcluster, sentinel, monitor, pusher)."
     )
     print(f"\n(bench took {total_seconds:.0f}s; load average {loads[0]:.2f} before, {loads[1]:.2f} after)")
 
@@ -347,7 +358,7 @@ def child_seed(count):
     return {"connections": count}
 
 
-def child_run(workers, base_url, latency_ms, max_seconds):
+def child_run(workers, base_url, latency_ms, max_seconds, sandbox_pid):
     from django.db import connection as db
     from django.db import transaction
     from django.db.models import Max, Min, Sum
@@ -369,6 +380,8 @@ def child_run(workers, base_url, latency_ms, max_seconds):
             queue_pull(connection, DATA_TYPES[i % len(DATA_TYPES)], PullOperation.Trigger.FIRST_LINK, full=True)
     total = len(connections)
 
+    sandbox_cpu = cpu_seconds(sandbox_pid)
+    machine_before = machine_cpu()
     log = (BENCH_DIR / f"scale-qcluster-{workers}.log").open("w")
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
@@ -388,6 +401,8 @@ def child_run(workers, base_url, latency_ms, max_seconds):
                 stopped_early = True
                 break
             time.sleep(0.5)
+        machine_after = machine_cpu()
+        sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_cpu
         # The cluster's processes, read before it stops: the workers are the busiest of them.
         processes = [pid for pid in descendants(cluster.pid) if Path(f"/proc/{pid}").exists()]
         cpu = {pid: cpu_seconds(pid) for pid in processes}
@@ -416,6 +431,8 @@ def child_run(workers, base_url, latency_ms, max_seconds):
         "seconds": (window["last"] - first).total_seconds(),
         "records": window["records"] or 0,
         "requests": requests,
+        "sandbox_cpu": sandbox_cpu,
+        "machine_busy": (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1),
         "worker_cpu": sum(cpu[pid] for pid in worker_pids),
         "worker_rss": max(memory[pid][0] for pid in worker_pids),
         "worker_pss": max(memory[pid][1] for pid in worker_pids),
