@@ -11,7 +11,7 @@ the pulls, records and requests are cleared, the 1,000 pulls queued in one trans
 tasks reach Redis on commit), one `qcluster` with Q_WORKERS=n started, and the run timed from
 the first pull's start to the last one's end (the database's own timestamps).
 
-A run still going after --max-seconds (240) is stopped and measured on the pulls that ended
+A run still going after --max-seconds (180) is stopped and measured on the pulls that ended
 (a deep queue either way); with the defaults only the 1-worker run is, so the whole bench
 takes about ten minutes.
 
@@ -93,7 +93,7 @@ def parse_args(args):
     parser.add_argument(
         "--max-seconds",
         type=int,
-        default=240,
+        default=180,
         help="a run that takes longer is stopped and measured on the pulls that ended (keeps the bench ~10 minutes)",
     )
     parser.add_argument("--keep-database", action="store_true")
