@@ -6,7 +6,7 @@ from portal.web.dates import timespan
 from ..link import can_issue_new_link_url, link_url
 from ..models import ACTIVE_PULL_STATUSES, PullStatus
 from ..sync.queueing import refresh_refusal
-from . import health
+from . import diagnosis, health
 
 MAX_DEPTH = 12  # attributes nest a few levels; deeper is shown as text rather than recursed into
 
@@ -16,7 +16,7 @@ def connection_cards(connections, request, now):
     by_connection = health.health_for_connections(connections, now)
     cards = []
     for connection in connections:
-        rows = by_connection[connection.pk]
+        rows = diagnosis.data_type_lines(connection, by_connection[connection.pk], now)
         cards.append(
             {
                 "connection": connection,
