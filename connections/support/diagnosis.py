@@ -241,7 +241,8 @@ def _first_sync_diagnosis(connection, rows):
         by_state.setdefault(state, []).append(row)
     parts = [wording.format(_labels(by_state[state])) for state, wording in FIRST_SYNC_PARTS if state in by_state]
     read = len(expected) - len(unread)
-    since = "" if read else f" since the link on {format_datetime(connection.linked_at or connection.status_changed_at)}"
+    linked = connection.linked_at or connection.status_changed_at
+    since = "" if read else f" since the link on {format_datetime(linked)}"
     sentence = f"First sync: {read} of {len(expected)} data types read{since}; " + "; ".join(parts)
     if "failed" in by_state:
         return Diagnosis("warn", sentence, "read the failures below, fix the cause, then refresh those data types.")

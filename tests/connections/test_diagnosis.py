@@ -168,6 +168,8 @@ def test_it_says_the_first_sync_is_queued_when_no_worker_has_taken_it(clearbooks
     assert queue_first_link_pulls(connection, enqueue=False)
     connection, rows = rows_of(connection)
     [found] = diagnose(connection, rows, now=NOW)
-    assert found.sentence == f"First sync: 0 of 8 data types read since the link on 10 Mar 2025, 11:55; queued: {ALL_TYPES}"
+    assert found.sentence == (
+        f"First sync: 0 of 8 data types read since the link on 10 Mar 2025, 11:55; queued: {ALL_TYPES}"
+    )
     assert found.action == "nothing to do: each data type appears as its pull completes (progress on each pull's page)."
     assert found.tone == "info"
