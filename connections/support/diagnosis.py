@@ -397,3 +397,17 @@ def _line(row, connection, flight):
     if connection.status == S.LINKED and row.expected and not row.ever_read:
         return "Not read yet."
     return ""
+
+
+def pull_line(pull, now=None):
+    """What one pull is doing now, for its own page: retrying, not moving or waiting; "" otherwise."""
+    now = now or timezone.now()
+    doing = health.activity(pull, now) if pull.status in (PullStatus.QUEUED, *health.RUNNING) else ""
+    if doing == Activity.RETRYING:
+        return f"Retrying: {_retry_state(pull, now)}."
+    if doing == Activity.STALLED:
+        when, _ = _stalled_outlook(pull, _InFlight(pull.connection, now))
+        return f"No progress for {elapsed(health.silent_since(pull), now)}; {when}."
+    if doing == Activity.WAITING:
+        return f"Queued for {elapsed(pull.requested_at, now)}; no worker has picked it up."
+    return ""

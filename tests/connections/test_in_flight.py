@@ -432,3 +432,22 @@ def test_the_health_rows_cost_three_queries_with_failures_and_retries(clearbooks
     with django_assert_num_queries(3):  # data statuses (latest failed pull annotated), sync settings, failed pulls
         rows = health_for_connections([connection], NOW)[connection.pk]
     assert row(rows, "invoices").failed_pull == failed
+
+
+def test_the_pull_page_says_it_is_retrying(clearbooks, support_client):
+    from django.utils import timezone
+
+    now = timezone.now()
+    pull = factory.make_pull(
+        factory.make_connection(),
+        "invoices",
+        P.FETCHING,
+        heartbeat_at=now,
+        retry_attempt=4,
+        retry_attempts=5,
+        retry_at=now + timedelta(seconds=30),
+        retry_reason="Clear Books had a temporary problem (HTTP 500).",
+    )
+    html = support_client.get(reverse("connections:pull-progress", args=[pull.pk])).content.decode()
+    assert "Retrying: attempt 4 of 5, next try at " in html
+    assert "Clear Books had a temporary problem (HTTP 500)." in html
