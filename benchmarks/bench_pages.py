@@ -8,11 +8,14 @@ through the Django test Client as an admin and prints the median time per page o
 both, and their ratio. Goals: at most 50 ms median on the large database, and at most
 1.5 times the small one.
 
+The schema is the models' own: each database is created by running the migrations.
 Seeding writes rows with executemany on the raw connection (no model instances), in a
 few big transactions, with SQLite's journal relaxed for the load: a few minutes at
-most on 2 cores. Timestamps are relative to the seeding time; when the files are
-reused, every timestamp is shifted forward by the time elapsed, so "stale" and "last
-24 hours" mean the same on every run.
+most on 2 cores. Table and column names come from the models, and every column a seed
+does not set gets its field's default, so a column added later is seeded as the model
+fills it. Timestamps are relative to the seeding time; when the files are reused, every
+timestamp is shifted forward by the time elapsed, so "stale" and "last 24 hours" mean
+the same on every run.
 """
 
 import hashlib
@@ -26,10 +29,14 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.db import connections, transaction
+from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
+from connections.models import Company, Connection, ConnectionEvent, DataStatus, PullOperation, Record
+from connections.sync import data_status
 from integrations import registry
+from integrations.models import Integration, SyncSetting
 
 HERE = Path(__file__).resolve().parent
 BENCH_DIR = HERE.parent / "var" / "bench"
@@ -50,11 +57,21 @@ def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _insert(cursor, table, columns, rows):
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+def _insert(cursor, model, fields, rows):
+    """Insert `rows` (tuples of the values of `fields`, as SQLite stores them) into `model`'s table.
+
+    Every other column but an automatic primary key gets its field's default.
+    """
+    meta, connection = model._meta, connections["default"]
+    given = [meta.get_field(name) for name in fields]
+    rest = [f for f in meta.concrete_fields if f not in given and not f.primary_key]
+    defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in rest)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in given + rest)
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join('?' * len(given + rest))})"
     batch = []
     for row in rows:
-        batch.append(row)
+        batch.append(row + defaults)
         if len(batch) >= CHUNK:
             cursor.executemany(sql, batch)
             batch.clear()
@@ -78,9 +95,6 @@ def seed(scale: dict, now: datetime):
     """Fill an empty, migrated database; deterministic for a given scale."""
     from django.contrib.auth.models import Group, User
 
-    from connections.sync import staleness
-    from integrations.models import Integration, SyncSetting
-
     rng = random.Random(42)
     integration = Integration.objects.get(key="jhch")
     Integration.objects.filter(pk=integration.pk).update(enabled=True)
@@ -103,7 +117,7 @@ def seed(scale: dict, now: datetime):
     with connections["default"].cursor() as cursor, transaction.atomic():
         _insert(
             cursor,
-            "connections_company",
+            Company,
             ["id", "name", "description", "created_at", "last_synced_at"],
             (
                 (
@@ -118,7 +132,7 @@ def seed(scale: dict, now: datetime):
         )
         _insert(
             cursor,
-            "connections_connection",
+            Connection,
             [
                 "id",
                 "company_id",
@@ -129,9 +143,6 @@ def seed(scale: dict, now: datetime):
                 "status_changed_at",
                 "created_at",
                 "linked_at",
-                "credentials_encrypted",
-                "credentials_fingerprint",
-                "credentials_validated_by",
             ],
             (
                 (
@@ -144,9 +155,6 @@ def seed(scale: dict, now: datetime):
                     _ts(now - timedelta(days=i % 40, minutes=i % 60)),
                     _ts(now - timedelta(days=300)),
                     None if statuses[i] == "PendingAuth" else _ts(now - timedelta(days=200)),
-                    "",
-                    "",
-                    "",
                 )
                 for i in range(n_companies)
             ),
@@ -156,7 +164,7 @@ def seed(scale: dict, now: datetime):
         _seed_events(cursor, now, connection_ids)
     with connections["default"].cursor() as cursor, transaction.atomic():
         _seed_records(cursor, rng, now, connection_ids, records_per)
-    staleness.refresh_all()  # rows loaded by SQL: compute their stale_after as the migration does
+    data_status.refresh(DataStatus.objects.all())  # rows loaded by SQL: their schedule, as the engine keeps it
     with connections["default"].cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -228,7 +236,7 @@ def _seed_pulls(cursor, rng, now, connection_ids, statuses, pulls_per):
                     "ReadTimeout" if error else "",
                 )
 
-    _insert(cursor, "connections_pulloperation", columns, rows())
+    _insert(cursor, PullOperation, columns, rows())
 
 
 def _seed_data_statuses(cursor, now, connection_ids, statuses):
@@ -241,10 +249,9 @@ def _seed_data_statuses(cursor, now, connection_ids, statuses):
         "failures_in_row",
         "latest_pull_id",
         "latest_successful_pull_id",
-        "scheduled",  # computed with stale_after by staleness.refresh_all() once seeded
-    ]
-    cursor.execute("SELECT connection_id, data_type, MAX(id) FROM connections_pulloperation GROUP BY 1, 2")
-    latest = {(c, d): pk for c, d, pk in cursor.fetchall()}
+    ]  # scheduled and stale_after: computed by data_status.refresh() once seeded
+    newest = PullOperation.objects.values_list("connection_id", "data_type").annotate(Max("pk")).order_by()
+    latest = {(c.hex, d): pk for c, d, pk in newest}
 
     def rows():
         for i, cid in enumerate(connection_ids):
@@ -268,10 +275,9 @@ def _seed_data_statuses(cursor, now, connection_ids, statuses):
                     4 if failing else 0,
                     pull,
                     pull,
-                    0,
                 )
 
-    _insert(cursor, "connections_datastatus", columns, rows())
+    _insert(cursor, DataStatus, columns, rows())
 
 
 def _seed_events(cursor, now, connection_ids):
@@ -285,7 +291,7 @@ def _seed_events(cursor, now, connection_ids):
                 kind, message = kinds[j % 2]
                 yield (cid, _ts(now - timedelta(hours=j * 7)), kind, "system", message, "{}")
 
-    _insert(cursor, "connections_connectionevent", columns, rows())
+    _insert(cursor, ConnectionEvent, columns, rows())
 
 
 def _seed_records(cursor, rng, now, connection_ids, records_per):
@@ -345,24 +351,26 @@ def _seed_records(cursor, rng, now, connection_ids, records_per):
                         stamp,
                     )
 
-    _insert(cursor, "connections_record", columns, rows())
+    _insert(cursor, Record, columns, rows())
 
 
-SHIFT_COLUMNS = {
-    "connections_company": ["created_at", "last_synced_at"],
-    "connections_connection": ["created_at", "linked_at", "status_changed_at"],
-    "connections_pulloperation": ["requested_at", "started_at", "finished_at", "heartbeat_at"],
-    "connections_datastatus": ["last_successful_sync_at", "last_successful_started_at", "stale_after"],
-    "connections_connectionevent": ["created_at"],
+SHIFT_FIELDS = {
+    Company: ["created_at", "last_synced_at"],
+    Connection: ["created_at", "linked_at", "status_changed_at"],
+    PullOperation: ["requested_at", "started_at", "finished_at", "heartbeat_at"],
+    DataStatus: ["last_successful_sync_at", "last_successful_started_at", "stale_after"],
+    ConnectionEvent: ["created_at"],
 }
 
 
 def shift_timestamps(seconds: int):
     """Move every seeded time forward, so a reused database looks as fresh as a new one."""
+    quote = connections["default"].ops.quote_name
     with connections["default"].cursor() as cursor, transaction.atomic():
-        for table, columns in SHIFT_COLUMNS.items():
+        for model, fields in SHIFT_FIELDS.items():
+            columns = [quote(model._meta.get_field(name).column) for name in fields]
             sets = ", ".join(f"{c} = strftime('%Y-%m-%d %H:%M:%f', {c}, '+{seconds} seconds')" for c in columns)
-            cursor.execute(f"UPDATE {table} SET {sets}")
+            cursor.execute(f"UPDATE {quote(model._meta.db_table)} SET {sets}")
 
 
 def prepare(path: Path, scale: dict) -> float:
@@ -405,8 +413,6 @@ def _analyze_new_indexes():
 
 
 def page_urls() -> dict:
-    from connections.models import Connection, PullOperation, Record
-
     connection = (
         Connection.objects.filter(status="Linked").order_by("company__name")[Connection.objects.count() // 3 :].first()
     )
@@ -453,8 +459,6 @@ def measure() -> dict:
 
 
 def sizes() -> str:
-    from connections.models import Company, PullOperation, Record
-
     counts = (Company.objects.count(), PullOperation.objects.count(), Record.objects.count())
     return "{:,} companies, {:,} pulls, {:,} records".format(*counts)
 

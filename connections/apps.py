@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class ConnectionsConfig(AppConfig):
     name = "connections"
     verbose_name = "Companies and connections"
+
+    def ready(self):
+        from integrations import signals
+
+        from . import receivers
+
+        signals.integration_switched.connect(receivers.integration_switched, dispatch_uid="connections.switched")
+        signals.integration_settings_changed.connect(
+            receivers.integration_settings_changed, dispatch_uid="connections.settings_changed"
+        )

@@ -6,7 +6,7 @@ timeline entries and audit events.
 
 from django.db import IntegrityError, transaction
 
-from integrations.models import AuditEvent
+from integrations import audit
 
 from . import status
 from .credentials import wipe_credentials
@@ -16,32 +16,17 @@ from .link import issue_link_url
 from .models import Company, Connection, ConnectionEvent, PullOperation, Record
 
 S = Connection.Status
-Action = AuditEvent.Action
+Action = audit.Action
 
 
 class ConnectionRefused(Exception):
     """A connection cannot be added (integration off, or one already active in the category)."""
 
 
-def audit(action, *, actor=None, integration=None, target="", target_id="", changes=(), actor_name=None):
-    """`actor_name` names who acted when no portal user did (an API key); else the user, or "system"."""
-    if actor_name is None:
-        actor_name = actor.get_username() if actor is not None else "system"
-    return AuditEvent.objects.create(
-        action=action,
-        actor=actor,
-        actor_name=actor_name,
-        integration=integration,
-        target=str(target)[:200],
-        target_id=str(target_id)[:64],
-        changes=list(changes),
-    )
-
-
 def create_company(name, description="", user=None, *, actor_name=None) -> Company:
     with transaction.atomic():
         company = Company.objects.create(name=name, description=description, created_by=user)
-        audit(
+        audit.record(
             Action.COMPANY_CREATED,
             actor=user,
             actor_name=actor_name,
@@ -55,11 +40,11 @@ def create_company(name, description="", user=None, *, actor_name=None) -> Compa
 def save_company_changes(company, before: dict, user=None, *, actor_name=None) -> Company:
     """Save an edited company and audit the fields that changed (nothing when none did)."""
     after = {"name": company.name, "description": company.description}
-    changes = [{"field": k, "before": before[k], "after": after[k]} for k in after if before.get(k) != after[k]]
+    changes = audit.diff({k: before.get(k) for k in after}, after)
     with transaction.atomic():
         company.save(update_fields=["name", "description"])
         if changes:
-            audit(
+            audit.record(
                 Action.COMPANY_CHANGED,
                 actor=user,
                 actor_name=actor_name,
@@ -94,7 +79,7 @@ def delete_company(company, user=None, *, actor_name=None) -> dict:
         Record.objects.filter(connection__company=company).delete()
         name, pk = company.name, company.pk
         company.delete()
-        audit(
+        audit.record(
             Action.COMPANY_DELETED,
             actor=user,
             actor_name=actor_name,
@@ -132,7 +117,7 @@ def create_connection(company, integration, user=None, *, actor_name=None) -> Co
                 actor=user,
                 actor_label=actor_name,
             )
-            audit(
+            audit.record(
                 Action.CONNECTION_CREATED,
                 actor=user,
                 actor_name=actor_name,
@@ -161,7 +146,7 @@ def unlink_connection(connection, user=None, reason="", *, actor_name=None) -> C
         before = connection.status
         status.move(connection, S.UNLINKED, reason=reason, actor=user, actor_label=actor_name)
         wipe_credentials(connection)
-        audit(
+        audit.record(
             Action.CONNECTION_UNLINKED,
             actor=user,
             actor_name=actor_name,
@@ -179,7 +164,7 @@ def delete_connection(connection, user=None, *, actor_name=None) -> dict:
         Record.objects.filter(connection=connection).delete()
         target, pk, integration = str(connection), connection.pk, connection.integration
         connection.delete()
-        audit(
+        audit.record(
             Action.CONNECTION_DELETED,
             actor=user,
             actor_name=actor_name,

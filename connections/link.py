@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.models import AuditEvent
+from integrations import audit
 from integrations.registry import CredentialStatus
 
 from . import status
@@ -111,13 +111,13 @@ def issue_link_url(connection, user=None, *, actor_name=None) -> str:
             actor=user,
             actor_label=actor_name,
         )
-        AuditEvent.objects.create(
+        audit.record(
+            audit.Action.LINK_URL_ISSUED,
             actor=user,
-            actor_name=actor_name or (user.get_username() if user else "system"),
+            actor_name=actor_name,
             integration=connection.integration,
-            action=AuditEvent.Action.LINK_URL_ISSUED,
             target=str(connection),
-            target_id=str(connection.pk),
+            target_id=connection.pk,
             changes=[
                 {
                     "field": "link_url_expires_at",

@@ -173,6 +173,7 @@ class PullStatus(models.TextChoices):
 
 
 ACTIVE_PULL_STATUSES = (PullStatus.QUEUED, PullStatus.FETCHING, PullStatus.PROCESSING)
+RUNNING_PULL_STATUSES = (PullStatus.FETCHING, PullStatus.PROCESSING)  # claimed by a worker
 FAILED_PULL_STATUSES = (
     PullStatus.FETCH_ERROR,
     PullStatus.AUTH_ERROR,
@@ -306,7 +307,11 @@ class Record(models.Model):
 
 
 class DataStatus(models.Model):
-    """Per connection and data type, as Codat reports it."""
+    """Per connection and data type, as Codat reports it.
+
+    Written only through `connections.sync.data_status`, which keeps `scheduled` and
+    `stale_after` current with their inputs.
+    """
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="data_statuses")
     data_type = models.CharField(max_length=50)
@@ -322,9 +327,9 @@ class DataStatus(models.Model):
     last_successful_started_at = models.DateTimeField(null=True, blank=True)
     # When this data becomes stale (no success within twice the interval, from the last
     # success or the link); null while nothing schedules it (not Linked, integration off,
-    # frequency "none"). Kept by connections.sync.staleness where its inputs change.
+    # frequency "none"). The rule is connections.sync.staleness.
     stale_after = models.DateTimeField(null=True, blank=True, editable=False)
-    # Its connection is Linked and its integration on; kept by connections.sync.staleness too.
+    # Its connection is Linked and its integration on.
     scheduled = models.BooleanField(default=False, editable=False)
 
     class Meta:
@@ -345,18 +350,3 @@ class DataStatus(models.Model):
 
     def __str__(self):
         return f"{self.connection_id}/{self.data_type}: {self.current_status}"
-
-    def save(self, *args, **kwargs):
-        """Saved whole, or its last success saved, `stale_after` (and `scheduled`) are recomputed by the database.
-
-        Partial saves of other fields (queueing marks a row Queued) leave it alone: no input changed.
-        """
-        super().save(*args, **kwargs)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None or "last_successful_sync_at" in update_fields:
-            from .sync.staleness import refresh_data_status
-
-            refresh_data_status(self.connection_id, self.data_type)
-            self.stale_after, self.scheduled = (
-                DataStatus.objects.filter(pk=self.pk).values_list("stale_after", "scheduled").get()
-            )

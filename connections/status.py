@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .events import record_event
 from .models import Connection, ConnectionEvent
-from .sync.staleness import refresh_connection
+from .sync import data_status
 
 S = Connection.Status
 
@@ -51,7 +51,7 @@ def move(connection, target, *, reason, actor=None, actor_label=None):
             locked.linked_at = now
             fields.append("linked_at")
         locked.save(update_fields=fields)
-        refresh_connection(locked)  # stale data is only counted while Linked, from the link time
+        data_status.connection_moved(locked)  # stale data is only counted while Linked, from the link time
         record_event(
             locked,
             ConnectionEvent.Kind.STATUS_CHANGED,

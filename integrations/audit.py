@@ -1,4 +1,4 @@
-"""The audit trail: one function writes every audit event, one computes the changes.
+"""The audit trail: one function writes every audit event (`record`, whichever app acts), one computes the changes.
 
 Audit events are append-only: the portal has no view, form or admin action that edits
 or deletes them. Secret values never reach an event: `diff` masks the fields the
@@ -34,8 +34,8 @@ def record(action, *, actor=None, integration=None, changes=(), target="", targe
     """Append one audit event and return it.
 
     `actor` is the portal user who acted; without one, `actor_name` says what acted
-    (a management command, say). Callers pass `changes` from `diff`, so they are
-    already masked.
+    (a management command, say). `changes` come from `diff`, already masked, or are
+    facts the caller states ({field, before, after}: counts, statuses), never a secret.
     """
     if actor_name is None:
         actor_name = actor.get_username() if actor is not None else "system"
@@ -45,6 +45,6 @@ def record(action, *, actor=None, integration=None, changes=(), target="", targe
         actor_name=actor_name,
         integration=integration,
         changes=list(changes),
-        target=target[:200],
+        target=str(target)[:200],
         target_id=str(target_id)[:64],
     )

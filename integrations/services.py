@@ -1,10 +1,11 @@
 """Changing integrations: the switch and the settings. Views, commands and tests call these.
 
-Each change runs in one transaction with the integration row locked, and records one
-audit event per kind of change (nothing is recorded when nothing changed). Neither
-function touches connections: a disabled integration pauses schedules and refuses new
-links through `Integration.schedules_paused` / `refuse_new_links_reason`, and every
-connection keeps its status.
+Each change runs in one transaction with the integration row locked, records one audit
+event per kind of change and announces it (`signals`), all only when something changed.
+Neither function touches connections: a disabled integration pauses schedules and
+refuses new links through `Integration.schedules_paused` / `refuse_new_links_reason`,
+and every connection keeps its status; what else follows from a change, the apps that
+listen do.
 """
 
 import json
@@ -13,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit
+from . import audit, signals
 from .models import Integration
 
 
@@ -37,7 +38,7 @@ def set_enabled(integration, enabled, user):
                 integration=locked,
                 changes=audit.diff({"enabled": not enabled}, {"enabled": enabled}),
             )
-            _refresh_staleness(locked)
+            signals.integration_switched.send(Integration, integration=locked, enabled=enabled, actor=user)
     integration.enabled, integration.updated_at, integration.updated_by = (
         locked.enabled,
         locked.updated_at,
@@ -77,7 +78,6 @@ def save_settings(integration, settings_form, sync_formset, user, *, actor_name=
                 )
             )
         if sync_changes:
-            _refresh_staleness(locked)  # frequencies may have changed
             events.append(
                 audit.record(
                     audit.Action.SYNC_SETTINGS_CHANGED,
@@ -90,6 +90,13 @@ def save_settings(integration, settings_form, sync_formset, user, *, actor_name=
         if events:
             _stamp(locked, user)
             locked.save(update_fields=["settings", "updated_at", "updated_by"])
+            signals.integration_settings_changed.send(
+                Integration,
+                integration=locked,
+                settings_changes=setting_changes,
+                sync_changes=sync_changes,
+                actor=user,
+            )
     integration.settings, integration.updated_at, integration.updated_by = (
         locked.settings,
         locked.updated_at,
@@ -110,13 +117,6 @@ def _save_sync_settings(formset):
         changes += audit.diff(before, after, prefix=f"{row.data_type}.")
         form.save()
     return changes
-
-
-def _refresh_staleness(integration):
-    """Its connections' data is only stale while it is on, by its frequencies (connections.sync.staleness)."""
-    from connections.sync.staleness import refresh_integration  # connections depends on integrations, not back
-
-    refresh_integration(integration)
 
 
 def _stamp(integration, user):

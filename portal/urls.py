@@ -11,7 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("integrations.urls")),
     path("", include("connections.urls")),
-    path("", include("portal.api.urls")),
+    path("", include("portal.api_urls")),
 ]
 
 handler400 = "portal.errors.bad_request"

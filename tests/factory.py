@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from connections.models import Company, Connection, DataStatus, PullOperation, Record
+from connections.sync import data_status
 from integrations.models import Integration
 
 PASSWORD = "correct-horse-battery-staple"
@@ -74,4 +75,8 @@ def make_record(connection, data_type="invoices", remote_id=None, **kwargs):
 
 
 def make_data_status(connection, data_type="invoices", **kwargs):
-    return DataStatus.objects.create(connection=connection, data_type=data_type, **kwargs)
+    """A data status as given, its `scheduled` and `stale_after` computed as the sync engine keeps them."""
+    row = DataStatus.objects.create(connection=connection, data_type=data_type, **kwargs)
+    data_status.refresh(DataStatus.objects.filter(pk=row.pk))
+    row.refresh_from_db(fields=["scheduled", "stale_after"])
+    return row

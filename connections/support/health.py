@@ -15,7 +15,15 @@ from django_q.models import Schedule
 
 from integrations.models import SyncSetting
 
-from ..models import ACTIVE_PULL_STATUSES, FAILED_PULL_STATUSES, Connection, DataStatus, PullOperation, PullStatus
+from ..models import (
+    ACTIVE_PULL_STATUSES,
+    FAILED_PULL_STATUSES,
+    RUNNING_PULL_STATUSES,
+    Connection,
+    DataStatus,
+    PullOperation,
+    PullStatus,
+)
 from ..sync.schedules import next_due_at
 from ..sync.staleness import STALE_FACTOR  # the rule the dashboard's stored stale_after follows too
 
@@ -29,7 +37,7 @@ SCHEDULED_TASKS = (WATCHDOG_TASK, "connections.sync.tasks.queue_due_pulls")
 SCHEDULER_LATE = timedelta(seconds=90)  # django-q2 looks at its schedules every ~30 s
 
 S = Connection.Status
-RUNNING = (PullStatus.FETCHING, PullStatus.PROCESSING)
+RUNNING = RUNNING_PULL_STATUSES
 
 
 def stuck_after() -> timedelta:

@@ -3,52 +3,40 @@
 The django-q2 task (`tasks.run_pull`), the `sync_connection` command and the tests
 all call it. A pull is claimed with a filtered update whose row count is checked, so
 a task delivered twice, or after the command took its pull over, does nothing. Pages
-are upserted one transaction each, together with the pull's counts, so a crash
-leaves whole pages and counts that match them; a page with nothing new or changed
-saves only the counts. Every later write to the pull is filtered on its status too:
-a pull cancelled (or failed by the watchdog) under a running worker stops at the
-next page instead of being overwritten.
+are upserted one transaction each (`store`), together with the pull's counts
+(`progress`), so a crash leaves whole pages and counts that match them; a page with
+nothing new or changed saves only the counts. Every later write to the pull is filtered
+on its status too: a pull cancelled (or failed by the watchdog) under a running worker
+stops at the next page instead of being overwritten. How it ends is `outcomes`.
 
 The fixed cost of a pull is kept small, because an incremental read of a few changed
 records is mostly fixed cost: the connection is read once, and each step writes each
 table at most once.
 """
 
-import contextlib
 import logging
-import threading
 import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connections, router, transaction
-from django.db import connection as db_connection
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.registry import ErrorKind, ProviderError
 
-from .. import status as connection_status
-from ..credentials import CredentialsUnreadable, connection_credentials, mark_validated
+from ..credentials import CredentialsUnreadable, connection_credentials
 from ..events import record_event
-from ..models import (
-    ACTIVE_PULL_STATUSES,
-    FAILED_PULL_STATUSES,
-    Company,
-    Connection,
-    ConnectionEvent,
-    DataStatus,
-    PullOperation,
-)
+from ..models import Connection, ConnectionEvent, DataStatus, PullOperation
+from . import data_status
+from .outcomes import complete, deauthorize, end_pull
 from .prefetch import Prefetch
+from .progress import Heartbeat, Progress, Stopped
 from .retrying import RetryReport
-from .staleness import after_success, refresh_data_status
-from .store import PageStore, mark_missing_deleted, upsert_page
+from .store import PageStore, upsert_page
 
 logger = logging.getLogger(__name__)
 
 P = PullOperation.Status
-RUNNING = (P.FETCHING, P.PROCESSING)
 ERROR_STATUS = {
     ErrorKind.AUTH: P.AUTH_ERROR,
     ErrorKind.TRANSIENT: P.FETCH_ERROR,
@@ -56,10 +44,6 @@ ERROR_STATUS = {
     ErrorKind.PERMANENT: P.FETCH_ERROR,
     ErrorKind.NOT_SUPPORTED: P.NOT_SUPPORTED,
 }
-
-
-class _Stopped(Exception):
-    """The pull left Fetching/Processing under us: cancelled, or failed by the watchdog."""
 
 
 class _Refused(Exception):
@@ -126,12 +110,7 @@ def claim(pull, *, on_claimed=None) -> bool:
             setattr(pull, name, value)
         if on_claimed is not None:
             on_claimed()
-        status = {"current_status": P.FETCHING, "latest_pull_id": pull.pk}
-        rows = DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
-        if not rows.update(**status):
-            DataStatus.objects.get_or_create(
-                connection_id=pull.connection_id, data_type=pull.data_type, defaults=status
-            )
+        data_status.started(pull)
         how = "full" if mode == PullOperation.Mode.FULL else f"changes since {since:%Y-%m-%d %H:%M}"
         record_event(
             pull.connection,
@@ -238,15 +217,15 @@ class _PullRun:
                     self.start()  # claimed by someone calling claim() without starting the read
                 if self.refusal is not None:
                     raise self.refusal
-            self.progress = _Progress(pull)
+            self.progress = Progress(pull)
             try:
                 for page in self.pages:
                     self._save_page(page)
             finally:
                 self.close()
-            self._complete()
+            complete(pull, self.store)
             return True
-        except _Stopped:
+        except Stopped:
             logger.info("pull %s stopped: it left Fetching under the worker", pull.pk)
         except _Refused as refused:
             end_pull(pull, refused.status, refused.message, refused.detail)
@@ -287,7 +266,7 @@ class _PullRun:
 
     def _save_page(self, page):
         pull = self.pull
-        # The progress is saved in the page's transaction; _Stopped from it rolls the page back.
+        # The progress is saved in the page's transaction; Stopped from it rolls the page back.
         result = upsert_page(self.store, page, self.progress.save)
         pull.pages_fetched += 1
         pull.records_fetched += result.fetched
@@ -297,212 +276,8 @@ class _PullRun:
         if self.on_page is not None:
             self.on_page(pull)
 
-    def _complete(self):
-        pull = self.pull
-        full = pull.mode == PullOperation.Mode.FULL
-        ending = P.FETCHING
-        if full:  # Processing: the deletion marking, which reads every stored id of the data type
-            if not PullOperation.objects.filter(pk=pull.pk, status=P.FETCHING).update(
-                status=P.PROCESSING, heartbeat_at=timezone.now()
-            ):
-                raise _Stopped
-            ending = P.PROCESSING
-        # An incremental read has nothing to process: Fetching -> Complete in one write.
-        with transaction.atomic():
-            deleted = mark_missing_deleted(self.store) if full else 0
-            finished = timezone.now()
-            changes = {
-                "status": P.COMPLETE,
-                "finished_at": finished,
-                "heartbeat_at": finished,
-                "records_deleted": deleted,
-                "error_message": "",
-                "error_detail": "",
-            }
-            if not PullOperation.objects.filter(pk=pull.pk, status=ending).update(**changes):
-                raise _Stopped
-            for name, value in changes.items():
-                setattr(pull, name, value)
-            _data_status_ended(pull, P.COMPLETE)
-            Company.objects.filter(pk=pull.connection.company_id).update(last_synced_at=finished)
-            record_event(
-                pull.connection,
-                ConnectionEvent.Kind.PULL_COMPLETED,
-                f"{pull.data_type}: pull {pull.pk} completed: {counts_sentence(pull)}.",
-                pull=pull,
-                detail=counts(pull),
-            )
-            mark_validated(pull.connection, "sync")
-
     def _scrub(self, text):
         for value in self.credentials.values():
             if isinstance(value, str) and len(value) >= 4:
                 text = text.replace(value, "[redacted]")
         return text
-
-
-class _Progress:
-    """Saves a pull's counts and heartbeat after each page, with one small UPDATE.
-
-    The statement is made once per pull: a sync saves progress hundreds of times, and
-    compiling the ORM's update each time costs more than running it. Filtered on
-    Fetching, so a pull cancelled or failed by the watchdog raises _Stopped.
-    """
-
-    COLUMNS = ("pages_fetched", "records_fetched", "records_created", "records_updated", "records_unchanged")
-
-    def __init__(self, pull):
-        self.pull_id = pull.pk
-        self.db = connections[router.db_for_write(PullOperation)]
-        ops, meta = self.db.ops, PullOperation._meta
-
-        def column(name):
-            return ops.quote_name(meta.get_field(name).column)
-
-        sets = ", ".join(f"{column(n)} = {column(n)} + %s" for n in self.COLUMNS)
-        self.sql = (
-            f"UPDATE {ops.quote_name(meta.db_table)} SET {sets}, {column('heartbeat_at')} = %s "
-            f"WHERE {column('id')} = %s AND {column('status')} = %s"
-        )
-
-    def save(self, result):
-        now = self.db.ops.adapt_datetimefield_value(timezone.now())
-        params = [1, result.fetched, result.created, result.updated, result.unchanged, now, self.pull_id, P.FETCHING]
-        with self.db.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            if cursor.rowcount != 1:
-                raise _Stopped  # inside the page's transaction: rolls it back, counts keep matching data
-
-
-def counts(pull) -> dict:
-    return {
-        "pages": pull.pages_fetched,
-        "fetched": pull.records_fetched,
-        "created": pull.records_created,
-        "updated": pull.records_updated,
-        "unchanged": pull.records_unchanged,
-        "deleted": pull.records_deleted,
-    }
-
-
-def counts_sentence(pull) -> str:
-    return (
-        f"{pull.records_fetched} fetched, {pull.records_created} created, {pull.records_updated} updated, "
-        f"{pull.records_unchanged} unchanged, {pull.records_deleted} marked deleted"
-    )
-
-
-def end_pull(pull, status, message, detail="", *, statuses=RUNNING, only_if=None, actor=None) -> bool:
-    """End an unfinished pull with a failure or cancellation; False when it had already ended.
-
-    Filtered on `statuses` (and the `only_if` Q) so only one ender wins: a worker, the
-    watchdog or a cancel.
-    """
-    with transaction.atomic():
-        finished = timezone.now()
-        unfinished = PullOperation.objects.filter(pk=pull.pk, status__in=statuses)
-        if only_if is not None:
-            unfinished = unfinished.filter(only_if)
-        if not unfinished.update(status=status, finished_at=finished, error_message=message, error_detail=detail):
-            return False
-        pull.refresh_from_db()
-        _data_status_ended(pull, status)
-        verb = "was cancelled" if status == P.CANCELLED else f"ended {status}"
-        record_event(
-            pull.connection,
-            # Cancelled is a pull that did not complete: the timeline has no kind of its own for it.
-            ConnectionEvent.Kind.PULL_FAILED,
-            f"{pull.data_type}: pull {pull.pk} {verb}: {message}",
-            actor=actor,
-            pull=pull,
-            detail={"status": status, **counts(pull)},
-        )
-    return True
-
-
-def cancel_pull(pull, *, user=None, reason="") -> bool:
-    """Cancel a queued or running pull; a running one stops at its next page. Data saved stays."""
-    if not reason:
-        reason = f"Cancelled by {user.get_username()}." if user is not None else "Cancelled."
-    return end_pull(pull, P.CANCELLED, reason, statuses=ACTIVE_PULL_STATUSES, actor=user)
-
-
-cancel_pull.alters_data = True
-
-
-def deauthorize(pull, reason):
-    """The platform rejected the credentials: Linked → Deauthorized, other pulls stopped. Data stays."""
-    connection = Connection.objects.get(pk=pull.connection_id)
-    if connection.status == Connection.Status.LINKED:
-        # Another pull of this connection may have got there first.
-        with contextlib.suppress(connection_status.IllegalStatusMove):
-            connection_status.move(connection, Connection.Status.DEAUTHORIZED, reason=reason)
-    others = PullOperation.objects.filter(connection_id=pull.connection_id, status__in=ACTIVE_PULL_STATUSES)
-    for other in others.exclude(pk=pull.pk):
-        cancel_pull(other, reason=f"Stopped. {reason}")
-
-
-def _data_status_ended(pull, status):
-    rows = DataStatus.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type)
-    changes = {"current_status": status, "latest_pull_id": pull.pk}
-    if status == P.COMPLETE:
-        changes.update(
-            last_successful_sync_at=pull.finished_at,
-            latest_successful_pull_id=pull.pk,
-            last_successful_started_at=pull.started_at,
-            failures_in_row=0,
-        )
-    elif status in FAILED_PULL_STATUSES:
-        changes["failures_in_row"] = F("failures_in_row") + 1
-    # Its stale_after follows the last success: saved in the same UPDATE after one; after
-    # any other end, recomputed (the connection or integration may have changed since).
-    if status == P.COMPLETE:
-        using = router.db_for_write(DataStatus)
-        changes.update(after_success(pull.connection_id, pull.data_type, pull.finished_at, using))
-    if not rows.update(**changes):
-        DataStatus.objects.get_or_create(connection_id=pull.connection_id, data_type=pull.data_type)
-        rows.update(**changes)
-    if status != P.COMPLETE:
-        refresh_data_status(pull.connection_id, pull.data_type)
-
-
-class Heartbeat:
-    """Writes a running pull's heartbeat every SYNC_HEARTBEAT_SECONDS from a thread.
-
-    Pages also beat, but one slow page (retries with backoff) can outlast the
-    watchdog's threshold; this thread keeps a live worker from being taken for dead.
-    When the process dies, so does the thread, and the heartbeat goes stale.
-    """
-
-    def __init__(self, pull_id, interval):
-        self.pull_id = pull_id
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = None
-
-    @classmethod
-    def start(cls, pull):
-        beat = cls(pull.pk, settings.SYNC_HEARTBEAT_SECONDS)
-        # Inside an outer transaction (tests on the `db` fixture) no other connection can
-        # see the pull, and on SQLite a second writer would wait on the outer lock.
-        if beat.interval > 0 and not db_connection.in_atomic_block:
-            beat._thread = threading.Thread(target=beat._beat, name=f"pull-{pull.pk}-heartbeat", daemon=True)
-            beat._thread.start()
-        return beat
-
-    def _beat(self):
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    PullOperation.objects.filter(pk=self.pull_id, status__in=RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                except DatabaseError:
-                    logger.warning("pull %s: heartbeat not saved", self.pull_id, exc_info=True)
-        finally:
-            db_connection.close()  # this thread's own connection
-
-    def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)

@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django_q.tasks import async_task
 
 from ..events import record_event
-from ..models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, DataStatus, PullOperation
+from ..models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, PullOperation
+from . import data_status
 
 RUN_PULL_TASK = "connections.sync.tasks.run_pull"
 
@@ -39,11 +40,7 @@ def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue
             pull = PullOperation.objects.create(
                 connection=connection, data_type=data_type, trigger=trigger, requested_by=user, mode=mode
             )
-            # A filtered update, not update_or_create: that saves every date field of the row
-            # and so recomputes its stale_after, although queueing changes none of its inputs.
-            status = {"current_status": PullOperation.Status.QUEUED, "latest_pull": pull}
-            if not DataStatus.objects.filter(connection=connection, data_type=data_type).update(**status):
-                DataStatus.objects.get_or_create(connection=connection, data_type=data_type, defaults=status)
+            data_status.queued(pull)
             record_event(
                 connection,
                 ConnectionEvent.Kind.PULL_QUEUED,

@@ -21,11 +21,10 @@ from django.db import DatabaseError
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from ..models import PullOperation, PullStatus
+from ..models import RUNNING_PULL_STATUSES, PullOperation
 
 logger = logging.getLogger(__name__)
 
-RUNNING = (PullStatus.FETCHING, PullStatus.PROCESSING)
 NOT_RETRYING = {"retry_attempt": None, "retry_attempts": None, "retry_at": None, "retry_reason": ""}
 REASON_LENGTH = PullOperation._meta.get_field("retry_reason").max_length
 
@@ -61,7 +60,8 @@ class RetryReport:
         if not here and not self.others_write:
             return
         try:
-            PullOperation.objects.filter(pk=self.pull_id, status__in=RUNNING).update(**retry_fields(notice))
+            running = PullOperation.objects.filter(pk=self.pull_id, status__in=RUNNING_PULL_STATUSES)
+            running.update(**retry_fields(notice))
         except DatabaseError:
             logger.warning("pull %s: retry not recorded", self.pull_id, exc_info=True)
         finally:

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from integrations.models import SyncSetting
 
-from ..models import ACTIVE_PULL_STATUSES, Connection, DataStatus, PullOperation
-from .pulls import RUNNING, end_pull
+from ..models import ACTIVE_PULL_STATUSES, RUNNING_PULL_STATUSES, Connection, DataStatus, PullOperation
+from .outcomes import end_pull
 from .queueing import enqueue_pull_task, queue_pull
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def watchdog(now=None) -> dict:
     cutoff = now - timedelta(seconds=stale_seconds)
     silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     failed = retried = 0
-    for pull in PullOperation.objects.filter(silent, status__in=RUNNING).select_related("connection"):
+    for pull in PullOperation.objects.filter(silent, status__in=RUNNING_PULL_STATUSES).select_related("connection"):
         message = (
             f"The worker stopped while reading {pull.data_type}: no sign of life for over {stale_seconds} "
             "seconds (it was stopped, or ran out of memory). The records saved before that are kept "

@@ -11,10 +11,10 @@ unparsed (WirePages) with a hash of each record's bytes, and a record whose byte
 the wire hash stored with it is unchanged without being parsed, mapped or encoded
 (`prepare`, in the reader thread). Only the others are compared by content hash.
 
-The statements are plain SQL made once per pull, many rows to a statement: a sync
-stores tens of thousands of records, and the ORM spends about as long preparing each
-row's values and compiling each page's queries as the database spends storing them.
-The values are adapted by the same backend operations the fields use.
+New and changed records are written by `Upsert`, plain SQL made once per pull, many
+rows to a statement: a sync stores tens of thousands of records, and `bulk_create`
+(`update_conflicts=True`) doubled the CPU a whole sync costs (benchmarks/README.md).
+Everything else here is the ORM's.
 """
 
 import hashlib
@@ -82,6 +82,7 @@ class KnownPage:
 
 
 class _Stored(NamedTuple):
+    pk: int
     content_hash: str
     is_deleted: bool
     wire_hash: str
@@ -131,45 +132,15 @@ class PageStore:
 
     def __init__(self, pull):
         self.pull = pull
-        self.db = connections[router.db_for_write(Record)]
+        self.upsert = Upsert(pull)
+        self.db = self.upsert.db
         self.seen = set()  # remote ids read: for deletion marking and de-duplication
-        ops = self.db.ops
-        meta = Record._meta
-        self.ops = ops
-        self.connection_id = meta.get_field("connection").get_db_prep_save(pull.connection_id, self.db)
-        self._amount_field = meta.get_field("total")
-        self._json_as_text = self.db.vendor != "postgresql"
-
-        def column(name):
-            return ops.quote_name(meta.get_field(name).column)
-
-        table = ops.quote_name(meta.db_table)
-        # PostgreSQL keeps JSON as jsonb: the text made for the hash is cast there, not dumped again.
-        placeholders = ["%s::jsonb" if n == "attributes" and not self._json_as_text else "%s" for n in INSERT_FIELDS]
-        updates = ", ".join(f"{column(n)} = excluded.{column(n)}" for n in UPDATE_FIELDS)
-        # New and changed records in one statement: the unique (connection, data_type,
-        # remote_id) turns a changed one into an update that keeps its created_at.
-        self._insert_head = f"INSERT INTO {table} ({', '.join(column(n) for n in INSERT_FIELDS)}) VALUES "
-        self._row_placeholders = f"({', '.join(placeholders)})"
-        self._insert_tail = f" ON CONFLICT ({', '.join(column(n) for n in UNIQUE_FIELDS)}) DO UPDATE SET {updates}"
-        self.rows_per_statement = max(1, min(BATCH_SIZE, _max_params(self.db) // len(INSERT_FIELDS)))
-        self._upserts = {}  # rows in a statement -> its SQL
-        where = f"WHERE {column('connection')} = %s AND {column('data_type')} = %s"
-        self.select_sql = (
-            f"SELECT {column('remote_id')}, {column('content_hash')}, {column('is_deleted')}, {column('wire_hash')} "
-            f"FROM {table} {where} AND {column('remote_id')} IN "
+        self.records = Record.objects.using(self.db.alias).filter(
+            connection_id=pull.connection_id, data_type=pull.data_type
         )
-        self._known_sql = (
-            f"SELECT {column('wire_hash')}, {column('remote_id')} FROM {table} {where} "
-            f"AND {column('is_deleted')} = %s AND {column('wire_hash')} <> ''"
-        )
-        self._rehash_sql = f"UPDATE {table} SET {column('wire_hash')} = %s {where} AND {column('remote_id')} = %s"
         # Nothing stored yet (a first full read): every record read is new, and none can go
         # missing. Not asked for an incremental read, whose few records are looked up anyway.
-        self.started_empty = (
-            pull.mode == pull.Mode.FULL
-            and not Record.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type).exists()
-        )
+        self.started_empty = pull.mode == pull.Mode.FULL and not self.records.exists()
         # A full read of a book already stored: pages come unparsed (WirePages), and a record
         # whose bytes match the wire hash stored with it is known unchanged without parsing.
         self.lazy = pull.mode == pull.Mode.FULL and not self.started_empty
@@ -181,9 +152,8 @@ class PageStore:
         Read once per full read (tens of bytes per record), so each page's records are
         recognised with no query at all.
         """
-        with self.db.cursor() as cursor:
-            cursor.execute(self._known_sql, [self.connection_id, self.pull.data_type, False])
-            return dict(cursor.fetchall())
+        known = self.records.filter(is_deleted=False).exclude(wire_hash="")
+        return dict(known.order_by().values_list("wire_hash", "remote_id"))
 
     def prepare(self, page):
         """Map what a WirePage holds that is not known (in the reader thread: no queries)."""
@@ -194,8 +164,8 @@ class PageStore:
         return KnownPage(page.records(skip), [known[page.wire_hashes[i]] for i in sorted(skip)])
 
     def compare(self, page) -> tuple[PageResult, list, list]:
-        """Counts of one page, the rows to write (new and changed records) and the wire
-        hashes to refresh (unchanged records that came as other bytes); reads only.
+        """Counts of one page, the rows to write (new and changed records, for `Upsert`) and
+        the records whose wire hash to refresh (unchanged, but come as other bytes); reads only.
 
         A record repeated by a later page (platforms shift their windows when data
         changes while paging) is counted and written once.
@@ -217,8 +187,7 @@ class PageStore:
         seen.update(incoming)
         result = PageResult(fetched=known + len(incoming))
         stored = {} if self.started_empty or not incoming else self._stored(list(incoming))
-        rows, rehash = [], []
-        now = None
+        changed, rehash = [], []
         for remote_id, record in incoming.items():
             row = stored.get(remote_id)
             if row is not None and not row.is_deleted and record.wire_hash and record.wire_hash == row.wire_hash:
@@ -230,26 +199,66 @@ class PageStore:
                 result.updated += 1
             else:
                 if record.wire_hash and record.wire_hash != row.wire_hash:
-                    rehash.append((record.wire_hash, self.connection_id, self.pull.data_type, remote_id))
+                    rehash.append(Record(pk=row.pk, wire_hash=record.wire_hash[:40]))
                 continue
-            if now is None:
-                now = self.ops.adapt_datetimefield_value(timezone.now())
-            rows.append(self._row(remote_id, digest, text, record, now))
+            changed.append((remote_id, digest, text, record))
         result.unchanged = result.fetched - result.created - result.updated
-        return result, rows, rehash
+        return result, self.upsert.rows(changed), rehash
 
     def _stored(self, remote_ids) -> dict[str, _Stored]:
         stored = {}
-        with self.db.cursor() as cursor:
-            for start in range(0, len(remote_ids), SELECT_BATCH):
-                batch = remote_ids[start : start + SELECT_BATCH]
-                cursor.execute(
-                    f"{self.select_sql}({', '.join(['%s'] * len(batch))})",
-                    [self.connection_id, self.pull.data_type, *batch],
-                )
-                for remote_id, *row in cursor.fetchall():
-                    stored[remote_id] = _Stored(*row)
+        columns = ("remote_id", "pk", "content_hash", "is_deleted", "wire_hash")
+        for start in range(0, len(remote_ids), SELECT_BATCH):
+            batch = self.records.filter(remote_id__in=remote_ids[start : start + SELECT_BATCH])
+            for remote_id, *row in batch.order_by().values_list(*columns):
+                stored[remote_id] = _Stored(*row)
         return stored
+
+    def write(self, rows):
+        """Insert or rewrite the rows made by `compare`. Call inside a transaction."""
+        self.upsert.write(rows)
+
+    def rehash(self, records):
+        """Store the new wire hashes of unchanged records (from `compare`). Call inside a transaction."""
+        Record.objects.using(self.db.alias).bulk_update(records, ["wire_hash"], batch_size=BATCH_SIZE)
+
+
+class Upsert:
+    """New and changed records of one pull, many to a statement: INSERT … ON CONFLICT DO UPDATE.
+
+    The unique (connection, data_type, remote_id) turns a changed record into an update
+    that keeps its created_at. The statements are made once per pull, and the values are
+    adapted by the same backend operations the fields use.
+    """
+
+    def __init__(self, pull):
+        self.pull = pull
+        self.db = connections[router.db_for_write(Record)]
+        ops, meta = self.db.ops, Record._meta
+        self.ops = ops
+        self.connection_id = meta.get_field("connection").get_db_prep_save(pull.connection_id, self.db)
+        self._amount_field = meta.get_field("total")
+
+        def column(name):
+            return ops.quote_name(meta.get_field(name).column)
+
+        # PostgreSQL keeps JSON as jsonb: the text made for the hash is cast there, not dumped again.
+        jsonb = self.db.vendor == "postgresql"
+        placeholders = ["%s::jsonb" if n == "attributes" and jsonb else "%s" for n in INSERT_FIELDS]
+        updates = ", ".join(f"{column(n)} = excluded.{column(n)}" for n in UPDATE_FIELDS)
+        table = ops.quote_name(meta.db_table)
+        self._head = f"INSERT INTO {table} ({', '.join(column(n) for n in INSERT_FIELDS)}) VALUES "
+        self._row_placeholders = f"({', '.join(placeholders)})"
+        self._tail = f" ON CONFLICT ({', '.join(column(n) for n in UNIQUE_FIELDS)}) DO UPDATE SET {updates}"
+        self.rows_per_statement = max(1, min(BATCH_SIZE, _max_params(self.db) // len(INSERT_FIELDS)))
+        self._statements = {}  # rows in a statement -> its SQL
+
+    def rows(self, changed) -> list[tuple]:
+        """The rows (values of INSERT_FIELDS) of (remote id, content hash, attributes JSON, record)."""
+        if not changed:
+            return []
+        now = self.ops.adapt_datetimefield_value(timezone.now())
+        return [self._row(remote_id, digest, text, record, now) for remote_id, digest, text, record in changed]
 
     def _amount(self, value):
         # A Decimal goes in as it is (what DecimalField would hand over); anything else takes the field's way.
@@ -282,16 +291,15 @@ class PageStore:
             now,
         )
 
-    def upsert_sql(self, count: int) -> str:
+    def sql(self, count: int) -> str:
         """The upsert of `count` rows in one statement."""
-        sql = self._upserts.get(count)
+        sql = self._statements.get(count)
         if sql is None:
-            sql = self._insert_head + ", ".join([self._row_placeholders] * count) + self._insert_tail
-            self._upserts[count] = sql
+            sql = self._statements[count] = self._head + ", ".join([self._row_placeholders] * count) + self._tail
         return sql
 
     def write(self, rows):
-        """Insert or rewrite rows made by `compare`. Call inside a transaction.
+        """Insert or rewrite `rows`. Call inside a transaction.
 
         Many rows go in one statement, not one statement per row (`executemany`): the
         database then does its work for a whole batch without the interpreter lock, so
@@ -302,12 +310,7 @@ class PageStore:
         with self.db.cursor() as cursor:
             for start in range(0, len(rows), step):
                 batch = rows[start : start + step]
-                cursor.execute(self.upsert_sql(len(batch)), [value for row in batch for value in row])
-
-    def rehash(self, changes):
-        """Store the new wire hashes of unchanged records (from `compare`). Call inside a transaction."""
-        with self.db.cursor() as cursor:
-            cursor.executemany(self._rehash_sql, changes)
+                cursor.execute(self.sql(len(batch)), [value for row in batch for value in row])
 
 
 def _max_params(db) -> int:
@@ -350,14 +353,14 @@ def mark_missing_deleted(store) -> int:
     pull, seen = store.pull, store.seen
     if store.started_empty:
         return 0  # everything stored was read by this pull
-    stored = Record.objects.filter(connection_id=pull.connection_id, data_type=pull.data_type, is_deleted=False)
+    stored = store.records.filter(is_deleted=False)
     if stored.count() == len(seen):
         return 0
     ids = stored.values_list("pk", "remote_id")
     gone = [pk for pk, remote_id in ids.iterator(chunk_size=2000) if remote_id not in seen]
     now = timezone.now()
     for start in range(0, len(gone), BATCH_SIZE):
-        Record.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
+        store.records.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
             is_deleted=True, last_pull_id=pull.pk, updated_at=now
         )
     return len(gone)

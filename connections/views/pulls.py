@@ -10,7 +10,7 @@ from portal.web.paging import window
 from ..filtersets import PullFilterSet
 from ..models import Company, PullOperation
 from ..support.panels import pull_progress
-from ..sync.pulls import cancel_pull
+from ..sync.outcomes import cancel_pull
 from .connections import back_to_connection
 
 PER_PAGE = 50

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -28,7 +29,7 @@ def apikey_list(request):
     new_key = None
     if request.method == "POST":
         if not request.user.has_perm("api.add_apikey"):
-            return render(request, "403.html", status=403)
+            raise PermissionDenied
         if form.is_valid():
             try:
                 row, new_key = keys.create_key(form.cleaned_data["name"], user=request.user)

@@ -6,11 +6,17 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.db import connection as db_connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections import status
 from connections.models import Connection, DataStatus, PullOperation
 from connections.support.attention import needs_attention
+from connections.sync import data_status
+from connections.sync.outcomes import end_pull
+from connections.sync.queueing import queue_pull
 from integrations import services
 from tests import factory
 from tests.connections.test_pulls import SMALL, linked, run
@@ -49,6 +55,30 @@ def test_it_counts_from_the_link_time_until_the_first_success(clearbooks):
     connection = factory.make_connection(linked_at=linked_at)
     row = factory.make_data_status(connection, "invoices")
     assert row.stale_after == stale_after(connection) == linked_at + 2 * DAY  # daily: twice a day's interval
+
+
+def test_the_first_pull_of_a_data_type_creates_its_row_with_its_schedule(clearbooks):
+    linked_at = timezone.now() - 5 * DAY
+    connection = factory.make_connection(linked_at=linked_at)
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, enqueue=False)
+    row = DataStatus.objects.get(connection=connection, data_type="invoices")
+    assert (row.current_status, row.latest_pull, row.stale_after, row.scheduled) == (
+        P.QUEUED,
+        pull,
+        linked_at + 2 * DAY,
+        True,
+    )
+
+
+def test_a_pull_that_fails_saves_the_schedule_as_it_is_when_it_ends(clearbooks):
+    connection = factory.make_connection(linked_at=timezone.now() - 5 * DAY)
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, enqueue=False)
+    assert scheduled(connection)
+    # Switched off behind the engine's back (no signal): the pull's end reads it anyway.
+    type(clearbooks).objects.filter(pk=clearbooks.pk).update(enabled=False)
+    assert end_pull(pull, P.FETCH_ERROR, "Clear Books did not answer.", statuses=[P.QUEUED])
+    row = DataStatus.objects.get(connection=connection, data_type="invoices")
+    assert (row.current_status, row.failures_in_row, row.stale_after, row.scheduled) == (P.FETCH_ERROR, 1, None, False)
 
 
 def test_it_moves_forward_when_a_pull_completes(clearbooks, sandbox):
@@ -133,9 +163,7 @@ def test_the_backfill_computes_what_the_maintenance_keeps(clearbooks):
 @pytest.mark.parametrize("frequency", ["hourly", "daily", "weekly", "monthly", "none"])
 @pytest.mark.parametrize("state", ["linked", "deauthorized", "off", "no setting"])
 def test_it_saves_after_a_success_what_the_general_recomputation_gives(clearbooks, frequency, state):
-    """The one-UPDATE path of a completed pull (staleness.after_success) agrees with staleness.refresh."""
-    from connections.sync import staleness
-
+    """The one UPDATE that saves a completed pull (data_status.ended) agrees with data_status.refresh."""
     clearbooks.sync_settings.filter(data_type="invoices").update(frequency=frequency)
     if state == "no setting":
         clearbooks.sync_settings.filter(data_type="invoices").delete()
@@ -146,11 +174,58 @@ def test_it_saves_after_a_success_what_the_general_recomputation_gives(clearbook
         type(clearbooks).objects.filter(pk=clearbooks.pk).update(enabled=False)
     factory.make_data_status(connection, "invoices")
     finished = timezone.now() - timedelta(minutes=7)
+    pull = factory.make_pull(connection, "invoices", started_at=finished - DAY, finished_at=finished)
     rows = DataStatus.objects.filter(connection=connection, data_type="invoices")
-    rows.update(last_successful_sync_at=finished, **staleness.after_success(connection.pk, "invoices", finished))
+    with CaptureQueriesContext(db_connection) as queries:
+        data_status.ended(pull, P.COMPLETE)
+    assert len(queries) == 1  # the success and its schedule in one UPDATE
     saved = rows.values_list("stale_after", "scheduled").get()
-    staleness.refresh_data_status(connection.pk, "invoices")
+    data_status.refresh(rows)
     assert saved == rows.values_list("stale_after", "scheduled").get()
     seconds = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400}.get(frequency)
     expected = finished + 2 * timedelta(seconds=seconds) if seconds and state == "linked" else None
     assert saved == (expected, state in ("linked", "no setting"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migrations_backfill_the_data_statuses_that_predate_them():
+    """Migrated from before stale_after and scheduled existed, rows get what the sync engine keeps now."""
+    executor = MigrationExecutor(db_connection)
+    before = [("connections", "0002_support_page_indexes")]
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        Company, Connection_, DataStatus_ = (
+            old.get_model("connections", n) for n in ("Company", "Connection", "DataStatus")
+        )
+        integration = old.get_model("integrations", "Integration").objects.get(key="jhch")
+        type(integration).objects.filter(pk=integration.pk).update(enabled=True)
+        integration.sync_settings.filter(data_type="bills").update(frequency="weekly")
+        now = timezone.now()
+
+        def connection(status):
+            return Connection_.objects.create(
+                company=Company.objects.create(name=status),
+                integration=integration,
+                category=integration.category,
+                status=status,
+                linked_at=now - 9 * DAY,
+            )
+
+        linked, unlinked = connection("Linked"), connection("Unlinked")
+        DataStatus_.objects.create(connection=linked, data_type="invoices", last_successful_sync_at=now - DAY)
+        DataStatus_.objects.create(connection=linked, data_type="bills")
+        DataStatus_.objects.create(connection=unlinked, data_type="invoices", last_successful_sync_at=now - DAY)
+        executor.loader.build_graph()
+        executor.migrate([("connections", "0004_data_status_scheduled")])
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    rows = {(s.connection_id, s.data_type): (s.stale_after, s.scheduled) for s in DataStatus.objects.all()}
+    assert rows == {
+        (linked.pk, "invoices"): (now + DAY, True),  # daily: twice a day from the last success
+        (linked.pk, "bills"): (now + 5 * DAY, True),  # weekly, never synced: from the link
+        (unlinked.pk, "invoices"): (None, False),
+    }
+    data_status.refresh(DataStatus.objects.all())  # what the sync engine keeps
+    assert {(s.connection_id, s.data_type): (s.stale_after, s.scheduled) for s in DataStatus.objects.all()} == rows

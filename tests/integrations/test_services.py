@@ -1,9 +1,9 @@
-"""set_enabled and save_settings: audited, all or nothing, never touching connections."""
+"""set_enabled and save_settings: audited, announced, all or nothing, never touching connections."""
 
 import pytest
 
 from connections.models import Connection
-from integrations import services
+from integrations import services, signals
 from integrations.forms import sync_formset
 from integrations.models import AuditEvent, Integration
 from tests import factory
@@ -94,3 +94,57 @@ def test_it_records_a_system_actor_for_commands(clearbooks):
     event = AuditEvent.objects.get()
     assert (event.actor, event.actor_name) == (None, "system")
     assert Integration.objects.get(pk=clearbooks.pk).updated_by is None
+
+
+@pytest.fixture
+def heard():
+    """What the integration signals sent: (signal name, keyword arguments, the row as saved when heard)."""
+    heard = []
+
+    def listen(signal, name):
+        def receiver(sender, integration, **kwargs):
+            assert sender is Integration
+            heard.append((name, kwargs, Integration.objects.get(pk=integration.pk)))
+
+        signal.connect(receiver, weak=False, dispatch_uid=f"test-{name}")
+        return lambda: signal.disconnect(dispatch_uid=f"test-{name}")
+
+    stops = [
+        listen(signals.integration_switched, "switched"),
+        listen(signals.integration_settings_changed, "settings_changed"),
+    ]
+    yield heard
+    for stop in stops:
+        stop()
+
+
+def test_it_announces_a_switch_once_saved(clearbooks, admin_user, heard):
+    services.set_enabled(clearbooks, False, admin_user)
+    services.set_enabled(clearbooks, False, admin_user)  # no move: nothing announced
+    [(name, kwargs, row)] = heard
+    assert (name, kwargs["enabled"], kwargs["actor"], row.enabled) == ("switched", False, admin_user, False)
+
+
+def test_a_receiver_that_fails_rolls_the_switch_back(clearbooks, admin_user):
+    def fail(sender, **kwargs):
+        raise RuntimeError("a receiver failed")
+
+    signals.integration_switched.connect(fail, dispatch_uid="test-fail")
+    try:
+        with pytest.raises(RuntimeError):
+            services.set_enabled(clearbooks, False, admin_user)
+    finally:
+        signals.integration_switched.disconnect(dispatch_uid="test-fail")
+    assert Integration.objects.get(pk=clearbooks.pk).enabled is True
+    assert not AuditEvent.objects.exists()
+
+
+def test_it_announces_saved_settings_with_their_changes(clearbooks, admin_user, heard):
+    data = manage_data(clearbooks, settings={"timeout": 10}, sync={"invoices": {"frequency": "weekly"}})
+    services.save_settings(clearbooks, *forms_for(clearbooks, data), admin_user)
+    services.save_settings(clearbooks, *forms_for(clearbooks, data), admin_user)  # the same again: nothing
+    [(name, kwargs, row)] = heard
+    assert (name, row.settings) == ("settings_changed", {**row.settings, "timeout": 10})
+    assert [c["field"] for c in kwargs["settings_changes"]] == ["timeout"]
+    assert kwargs["sync_changes"] == [{"field": "invoices.frequency", "before": "daily", "after": "weekly"}]
+    assert kwargs["actor"] == admin_user

@@ -1,4 +1,4 @@
-"""The REST API under /api/ (namespace `api`), its schema and docs, and the API keys page.
+"""Wiring: the REST API under /api/ (namespace `api`, both apps' resources), its schema and docs, API keys page.
 
 Every API view is exempt from the portal's login (an API client has no session): each one
 authenticates by API key instead (REST_FRAMEWORK settings). The docs page is a portal page:
@@ -12,10 +12,9 @@ from rest_framework.authentication import SessionAuthentication
 
 from connections.api.urls import urlpatterns as connection_patterns
 from integrations.api.urls import urlpatterns as integration_patterns
+from portal.api import pages, views
+from portal.api.authentication import HasApiKeyOrPortalRole
 from portal.web.access import require_perm
-
-from . import pages, views
-from .authentication import HasApiKeyOrPortalRole
 
 
 def _exempt(patterns):
