@@ -152,7 +152,8 @@ def _waiting_state(rows, flight):
     return (
         waited,
         f"no worker has picked {them} up yet: the workers are busy ({pulls})",
-        f"nothing to do: {them} start in turn; if this keeps happening, run more workers.",
+        f"nothing to do: {'it starts' if len(rows) == 1 else 'they start'} in turn; if this keeps happening, "
+        "run more workers.",
     )
 
 
@@ -247,7 +248,11 @@ def _first_sync_diagnosis(connection, rows):
     if "failed" in by_state:
         return Diagnosis("warn", sentence, "read the failures below, fix the cause, then refresh those data types.")
     if by_state.keys() & {Activity.STALLED, Activity.RETRYING, Activity.WAITING}:
-        return Diagnosis("warn", sentence, "the sentences above say what each pull is waiting for.")
+        action = "the sentences above say what each pull is waiting for"
+        not_run = by_state.get("not run")
+        if not_run:
+            action += f"; refresh {_labels(not_run)} to start {'it' if len(not_run) == 1 else 'them'} now"
+        return Diagnosis("warn", sentence, action + ".")
     if "not run" not in by_state:
         action = "nothing to do: each data type appears as its pull completes (progress on each pull's page)."
         return Diagnosis("info", sentence, action)
@@ -394,9 +399,7 @@ def _line(row, connection, flight):
         return f"Failed {_times(row.failures_in_row)}{on}: {error}."
     if row.is_stale:
         return f"Stale: no successful sync since {format_datetime(row.stale_since)}."
-    if connection.status == S.LINKED and row.expected and not row.ever_read:
-        return "Not read yet."
-    return ""
+    return ""  # never read: the status column says "not read yet"
 
 
 def pull_line(pull, now=None):
