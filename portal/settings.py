@@ -197,12 +197,13 @@ HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Sync engine. A running pull writes a heartbeat every SYNC_HEARTBEAT_SECONDS; the
-# watchdog (every minute) fails and requeues a pull silent for SYNC_STALE_SECONDS.
+# watchdog (twice a minute: schedule_syncs) fails and requeues a pull silent for
+# SYNC_STALE_SECONDS, so a dead worker is noticed about a minute after its last beat.
 # Incremental reads start SYNC_INCREMENTAL_OVERLAP_MINUTES before the last good pull
 # (Clear Books filters by date only); a full re-read every SYNC_FULL_RESCAN_DAYS
 # catches deletions that incremental reads cannot see.
-SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=15)
-SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=120)
+SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=10)
+SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=60)
 SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
 SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
 
