@@ -4,16 +4,24 @@ A Link URL carries an unguessable token (secrets.token_urlsafe) that only lets
 someone submit credentials for one connection, once, before it expires. The key is
 validated live through the provider; only a valid key is stored (encrypted) and
 moves the connection to Linked. Every attempt is recorded in the timeline and as a
-LinkAttempt for rate limiting; the key itself never goes anywhere but the provider
-and `credentials.store_credentials`.
+LinkAttempt; the key itself never goes anywhere but the provider and
+`credentials.store_credentials`.
+
+Guessing keys is what the rate limits stop, so only failed attempts count (a key the
+platform refused, or an attempt still being checked): LINK_RATE_LIMIT of them per Link
+URL and LINK_ADDRESS_RATE_LIMIT per client address in LINK_RATE_WINDOW_MINUTES. The
+address limit is high because a whole office, or every customer behind a load balancer
+the portal does not see through (TRUSTED_PROXY_COUNT), shares one address. A successful
+link, or an attempt Clear Books could not check, never counts.
 """
 
 import hashlib
 import logging
+import math
 import secrets
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -67,6 +75,7 @@ class LinkResult:
     connection: Connection | None = None
     message: str = ""  # a sentence for the company's user
     hint: str = ""  # what to do about it
+    until: datetime | None = None  # RATE_LIMITED: when the Link URL may be used again
 
     @property
     def http_status(self) -> int:
@@ -75,6 +84,13 @@ class LinkResult:
     @property
     def ok(self) -> bool:
         return self.outcome == Outcome.ACCEPTED
+
+    @property
+    def retry_after(self) -> int | None:
+        """Whole seconds until `until` (at least 1), for a Retry-After header; None without one."""
+        if self.until is None:
+            return None
+        return max(1, math.ceil((self.until - timezone.now()).total_seconds()))
 
 
 def token_hash(token: str) -> str:
@@ -193,15 +209,44 @@ def find_link(token: str) -> LinkResult:
     return LinkResult(Outcome.ACCEPTED, connection)
 
 
-def rate_limited(token: str, client_address: str) -> bool:
-    """True when the token or the client address used up its attempts in the window."""
-    since = timezone.now() - timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES)
-    recent = LinkAttempt.objects.filter(created_at__gte=since)
-    limit = settings.LINK_RATE_LIMIT
-    return (
-        recent.filter(token_hash=token_hash(token)).count() >= limit
-        or recent.filter(client_address=client_address).count() >= limit
+# Outcomes that count against the limits: a refused key, and an attempt still being checked
+# (so that many submissions at once cannot all slip under the limit).
+COUNTED_OUTCOMES = (Outcome.REJECTED, "")
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Why and until when Link attempts are refused."""
+
+    scope: str  # "link" (this Link URL) or "address" (the client's address)
+    until: datetime
+
+
+def lockout(token: str, client_address: str, now=None) -> Lockout | None:
+    """The lockout in force for this Link URL or this client address, or None.
+
+    A scope is locked while it has `limit` counted attempts in the window; it unlocks when
+    the `limit`-th newest of them leaves the window. Two indexed queries, each reading one row.
+    """
+    now = now or timezone.now()
+    window = timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES)
+    counted = LinkAttempt.objects.filter(created_at__gt=now - window, outcome__in=COUNTED_OUTCOMES)
+    scopes = (
+        ("link", {"token_hash": token_hash(token)}, settings.LINK_RATE_LIMIT),
+        ("address", {"client_address": client_address[:64]}, settings.LINK_ADDRESS_RATE_LIMIT),
     )
+    for scope, match, limit in scopes:
+        oldest_counted = (
+            counted.filter(**match).order_by("-created_at").values_list("created_at", flat=True)[limit - 1 : limit]
+        )
+        for at in oldest_counted:
+            return Lockout(scope, at + window)
+    return None
+
+
+def rate_limited(token: str, client_address: str) -> bool:
+    """True when the Link URL or the client address used up its failed attempts in the window."""
+    return lockout(token, client_address) is not None
 
 
 def _prune_attempts():
@@ -210,14 +255,31 @@ def _prune_attempts():
     LinkAttempt.objects.filter(created_at__lt=timezone.now() - keep).delete()
 
 
-def _rate_limited_result(connection) -> LinkResult:
-    minutes = settings.LINK_RATE_WINDOW_MINUTES
+def rate_limited_result(connection, lock: Lockout) -> LinkResult:
+    """What the company's user reads while a lockout lasts (the page adds when it ends)."""
+    if lock.scope == "link":
+        message = "This Link URL is locked for a while."
+        hint = "A wrong API key was entered here too many times, so for your security it is locked."
+    else:
+        message = "Too many failed attempts from your network."
+        hint = "API keys were refused too many times from your network, so for your security linking from it is paused."
     return LinkResult(
         Outcome.RATE_LIMITED,
         connection,
-        message="Too many attempts to link these books.",
-        hint=f"For your security, please wait {minutes} minutes before trying again. Nothing was saved.",
+        message=message,
+        hint=hint + " Nothing was saved, and you need not ask for a new Link URL.",
+        until=lock.until,
     )
+
+
+def check_link(token: str, client_address: str) -> LinkResult:
+    """find_link, then the lockouts: whether the Link form may be shown and used from this address."""
+    found = find_link(token)
+    if found.ok:
+        lock = lockout(token, client_address)
+        if lock is not None:
+            return rate_limited_result(found.connection, lock)
+    return found
 
 
 @sensitive_variables("api_key", "credentials")
@@ -228,12 +290,10 @@ def submit_credentials(token: str, api_key: str, client_address: str) -> LinkRes
     queued. Rejected or unreachable: nothing stored, status unchanged. Every attempt
     is recorded (timeline and LinkAttempt); the key never is.
     """
-    found = find_link(token)
+    found = check_link(token, client_address)
     if not found.ok:
         return found
     connection = found.connection
-    if rate_limited(token, client_address):
-        return _rate_limited_result(connection)
     _prune_attempts()
     attempt = LinkAttempt.objects.create(token_hash=token_hash(token), client_address=client_address[:64])
 

@@ -158,10 +158,19 @@ if CREDENTIAL_KEYS_DERIVED:
         base64.urlsafe_b64encode(hashlib.sha256(("credentials:" + SECRET_KEY).encode()).digest()).decode()
     ]
 
-# Link pages
+# Link pages. Only failed attempts (a refused key) count against the limits, per Link URL
+# and, much higher because an office or a load balancer shares one, per client address.
 LINK_TOKEN_TTL_HOURS = env.int("LINK_TOKEN_TTL_HOURS", default=24 * 7)
 LINK_RATE_LIMIT = env.int("LINK_RATE_LIMIT", default=10)
+LINK_ADDRESS_RATE_LIMIT = env.int("LINK_ADDRESS_RATE_LIMIT", default=50)
 LINK_RATE_WINDOW_MINUTES = env.int("LINK_RATE_WINDOW_MINUTES", default=15)
+
+# How many reverse proxies (load balancers) stand in front of the portal, each appending
+# the address it was reached from to X-Forwarded-For. 0: the client is REMOTE_ADDR and the
+# header is ignored (a client can write anything in it).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more (the number of proxies in front of the portal).")
 
 # Django-Q2
 # A pull never runs longer than PULL_TIMEOUT seconds; the queue re-offers a task only

@@ -44,15 +44,14 @@ def _connection_page(request, connection, note_form=None):
     active = list(connection.pulls.filter(status__in=ACTIVE_PULL_STATUSES).order_by("requested_at"))
     stuck = [p for p in active if health.is_stuck(p, now)]
     limit = timeline.clean_limit(request.GET.get("timeline"))
-    entries, has_more = timeline.timeline(connection, limit)
+    story = timeline.timeline(connection, limit, request.GET.get("events", ""))
     ctx = {
         "connection": connection,
         "card": card,
         "diagnoses": diagnose(connection, card["health"], stuck, now),
         "active_pulls": active,
         "credentials": credentials_facts(connection, request.user, now),
-        "timeline": entries,
-        "timeline_more": timeline.next_limit(limit) if has_more else None,
+        "timeline": story,
         "note_form": note_form or NoteForm(connection=connection),
     }
     return render(request, "connections/connection_detail.html", ctx)

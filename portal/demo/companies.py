@@ -23,7 +23,7 @@ from integrations.registry import CredentialStatus
 
 S = Connection.Status
 DEMO_INTEGRATION = "jhch"
-DEMO_ADDRESS = "127.0.0.1"  # the seeding's own Link attempts count against this address
+DEMO_ADDRESS = "127.0.0.1"  # recorded with the seeding's Link attempts (a successful link counts against nothing)
 
 LINKED = "Hartley & Sons Joinery"
 PENDING = "Meadow Lane Bakery"
