@@ -35,6 +35,7 @@ from django.urls import reverse
 
 from connections.models import Company, Connection, ConnectionEvent, DataStatus, PullOperation, Record
 from connections.sync import data_status
+from connections.sync.store import INSERT_FIELDS
 from integrations import registry
 from integrations.models import Integration, SyncSetting
 
@@ -295,27 +296,8 @@ def _seed_events(cursor, now, connection_ids):
 
 
 def _seed_records(cursor, rng, now, connection_ids, records_per):
-    columns = [
-        "connection_id",
-        "data_type",
-        "remote_id",
-        "number",
-        "name",
-        "issued_on",
-        "due_on",
-        "remote_modified_at",
-        "total",
-        "balance",
-        "currency",
-        "status",
-        "related_id",
-        "attributes",
-        "content_hash",
-        "wire_hash",
-        "is_deleted",
-        "created_at",
-        "updated_at",
-    ]
+    # The columns the record store writes, in its order, less the pull that last wrote them.
+    columns = [Record._meta.get_field(name).column for name in INSERT_FIELDS if name != "last_pull"]
     stamp = _ts(now)
     mix = [(dt, max(1, records_per * share // 100)) for dt, share in RECORD_MIX.items()]
 

@@ -44,16 +44,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench"
-DATA_TYPES = (
-    "customers",
-    "suppliers",
-    "invoices",
-    "bills",
-    "chartOfAccounts",
-    "bankAccounts",
-    "trackingCategories",
-    "paymentMethods",
-)
 CORES = 2  # the machine the figures are for (docs/RELIABILITY.md)
 
 
@@ -377,7 +367,8 @@ def child_run(workers, base_url, latency_ms, max_seconds, sandbox_pid):
     calls_before = control.calls()
     with transaction.atomic():  # the tasks reach the broker when this commits
         for i, connection in enumerate(connections):
-            queue_pull(connection, DATA_TYPES[i % len(DATA_TYPES)], PullOperation.Trigger.FIRST_LINK, full=True)
+            data_types = [dt.name for dt in connection.integration.provider.data_types]
+            queue_pull(connection, data_types[i % len(data_types)], PullOperation.Trigger.FIRST_LINK, full=True)
     total = len(connections)
 
     sandbox_cpu = cpu_seconds(sandbox_pid)
