@@ -318,36 +318,52 @@ def submit_credentials(token: str, api_key: str, client_address: str) -> LinkRes
 
 
 @sensitive_variables("credentials")
+def accept_credentials(locked, credentials, *, actor_label, reason, via=None) -> bool:
+    """Store checked credentials on a locked connection and link it; returns whether it was a relink.
+
+    The one way a connection becomes Linked with new credentials, from the Link page or
+    the API: credentials stored, the Link URL marked used, the timeline told, the status
+    moved (when not Linked already) and the first pulls queued. Call inside a transaction
+    holding the row's lock. `reason(relink)` words the status change.
+    """
+    relink = locked.status != S.PENDING_AUTH
+    store_credentials(locked, credentials, validated_by="link")
+    if locked.link_token and locked.link_token_used_at is None:
+        locked.link_token_used_at = timezone.now()  # the Link URL has done its job
+        locked.save(update_fields=["link_token_used_at"])
+    detail = {"fingerprint": locked.credentials_fingerprint, "relink": relink} | ({"via": via} if via else {})
+    record_event(
+        locked,
+        ConnectionEvent.Kind.LINK_ACCEPTED,
+        f"{locked.integration.name} accepted the API key"
+        + (" (relinked: the credentials were updated)." if relink else "."),
+        actor_label=actor_label,
+        detail=detail,
+    )
+    if locked.status != S.LINKED:
+        status.move(locked, S.LINKED, reason=reason(relink), actor_label=actor_label)
+        queue_first_link_pulls(locked)
+    return relink
+
+
+@sensitive_variables("credentials")
 def _accept(connection, token, credentials) -> LinkResult:
     with transaction.atomic():
         # Lock the row: two submissions of one token must not both link.
         locked = Connection.objects.select_for_update().select_related("integration", "company").get(pk=connection.pk)
         if locked.link_token != token or locked.link_token_used_at is not None or locked.status == S.LINKED:
             return find_link(token)  # used, relinked or replaced meanwhile: say which
-        relink = locked.status != S.PENDING_AUTH
-        store_credentials(locked, credentials, validated_by="link")
-        locked.link_token_used_at = timezone.now()
-        locked.save(update_fields=["link_token_used_at"])
-        record_event(
-            locked,
-            ConnectionEvent.Kind.LINK_ACCEPTED,
-            f"{locked.integration.name} accepted the API key"
-            + (" (relinked: the credentials were updated)." if relink else "."),
-            actor_label=COMPANY_USER,
-            detail={"fingerprint": locked.credentials_fingerprint, "relink": relink},
-        )
-        if relink:
-            reason = "The company's user relinked with a new API key."
-        else:
-            reason = "The company's user linked their books."
-        status.move(locked, S.LINKED, reason=reason, actor_label=COMPANY_USER)
-        queue_first_link_pulls(locked)
+        accept_credentials(locked, credentials, actor_label=COMPANY_USER, reason=_link_page_reason)
     return LinkResult(
         Outcome.ACCEPTED,
         locked,
         message=f"Your {locked.integration.name} books are now linked.",
         hint="We have started reading your data. You can close this page.",
     )
+
+
+def _link_page_reason(relink):
+    return "The company's user relinked with a new API key." if relink else "The company's user linked their books."
 
 
 @sensitive_variables("api_key")

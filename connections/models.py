@@ -225,6 +225,15 @@ class PullOperation(models.Model):
     error_message = models.TextField(blank=True)  # a sentence for people
     error_detail = models.TextField(blank=True)  # technical detail
 
+    # While the provider retries a failed request of a running pull: the try about to be made
+    # (2 for the first retry) of at most `retry_attempts`, when it starts and why the last one
+    # failed. Written by the sync engine's retry report (connections.sync.retrying), cleared
+    # once a request goes through; null when nothing is being retried.
+    retry_attempt = models.PositiveSmallIntegerField(null=True, blank=True)
+    retry_attempts = models.PositiveSmallIntegerField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    retry_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+
     class Meta:
         ordering = ["-requested_at", "-id"]
         constraints = [

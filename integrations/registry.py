@@ -184,6 +184,22 @@ class NormalizedRecord:
     wire_hash: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """A provider is about to try a failed request again; told to `read(..., on_retry=...)`.
+
+    `attempt` is the try about to be made (2 for the first retry) of at most `attempts`;
+    it starts `delay` seconds from now; `reason` is why the last try failed, a sentence for
+    people (the ProviderError's message, never a credential). A provider calls
+    `on_retry(None)` when a request went through after retrying: nothing is being retried.
+    """
+
+    attempt: int
+    attempts: int
+    delay: float
+    reason: str
+
+
 class WirePage:
     """A page of records as received, hashed but not yet parsed.
 
@@ -245,12 +261,15 @@ class Provider:
         modified_since: datetime | None = None,
         *,
         lazy: bool = False,
+        on_retry=None,
     ) -> Iterator[list[NormalizedRecord] | WirePage]:
         """Yield pages of records of one data type; one page at a time.
 
         With `modified_since` (only for data types marked `incremental`) yield only
         records changed since then. With `lazy`, pages may be WirePages, mapped only
-        when asked. Raises ProviderError, classified.
+        when asked. `on_retry(RetryNotice | None)`, when given, is told before each
+        retry of a failed request and once one goes through after retrying (None), from
+        the thread that iterates the pages. Raises ProviderError, classified.
         """
         raise NotImplementedError
 

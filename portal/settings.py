@@ -177,8 +177,10 @@ if TRUSTED_PROXY_COUNT < 0:
 # after `retry` seconds, which must exceed `timeout` so one task never runs twice at once.
 PULL_TIMEOUT = env.int("PULL_TIMEOUT", default=1800)
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every process of one portal (web and every qcluster) must share Q_CLUSTER_NAME: it names
+# the Redis queue and salts the signed tasks. django-q2 reads the same variable itself.
 Q_CLUSTER = {
-    "name": "portal",
+    "name": env.str("Q_CLUSTER_NAME", default="portal"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": PULL_TIMEOUT,
     "retry": PULL_TIMEOUT + 60,
@@ -194,13 +196,23 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Health check (/healthz): the worker is taken for dead when no django-q task has finished
+# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish two tasks a minute on
+# an idle portal, and the scheduler looks every 30 seconds: 180 leaves room for both.
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
+# Seconds the broker ping may take before the check gives up on it.
+HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
+# Load balancers probe over plain HTTP: /healthz answers without the HTTPS redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
 # Sync engine. A running pull writes a heartbeat every SYNC_HEARTBEAT_SECONDS; the
-# watchdog (every minute) fails and requeues a pull silent for SYNC_STALE_SECONDS.
+# watchdog (twice a minute: schedule_syncs) fails and requeues a pull silent for
+# SYNC_STALE_SECONDS, so a dead worker is noticed about a minute after its last beat.
 # Incremental reads start SYNC_INCREMENTAL_OVERLAP_MINUTES before the last good pull
 # (Clear Books filters by date only); a full re-read every SYNC_FULL_RESCAN_DAYS
 # catches deletions that incremental reads cannot see.
-SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=15)
-SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=120)
+SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=10)
+SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=60)
 SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
 SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
 

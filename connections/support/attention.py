@@ -11,10 +11,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from integrations.models import Integration
-from portal.web.dates import format_datetime
+from portal.web.dates import elapsed, format_datetime
 
 from ..models import Connection, DataStatus, PullOperation, PullStatus
-from .health import FAILING_IN_ROW, is_stuck, key_label
+from .health import FAILING_IN_ROW, RUNNING, is_stuck, key_label, latest_failed_pull_ids, silent_since, waiting_after
 
 # The most urgent entries per group; the heading gives the total. A dashboard summarises:
 # the pages it links to hold the rest.
@@ -45,21 +45,29 @@ class AttentionItem:
     url_name: str
     url_arg: object
     at: datetime | None = None
+    tone: str = "bad"  # bad, warn or info: the entry's mark
 
 
-def _deauthorized(limit, integrations, total=None):
+def _deauthorized(now, limit, integrations, total=None):
     rows = Connection.objects.filter(status=S.DEAUTHORIZED)
     shown = rows.order_by("-status_changed_at").values_list(
-        "pk", "company__name", "integration_id", "status_changed_at"
+        "pk",
+        "company__name",
+        "integration_id",
+        "status_changed_at",
+        "link_token_created_at",
+        "link_token_expires_at",
+        "link_token_used_at",
     )
     items = []
-    for pk, company, integration_id, changed_at in shown[:limit]:
+    for pk, company, integration_id, changed_at, issued, expires, used in shown[:limit]:
         integration = integrations[integration_id]
+        rejected = f"{integration.name} rejected the {key_label(integration)} on {format_datetime(changed_at)}."
         items.append(
             AttentionItem(
                 company,
                 integration.name,
-                f"{integration.name} rejected the {key_label(integration)} on {format_datetime(changed_at)}.",
+                f"{rejected} {_relink_state(changed_at, issued, expires, used, now)}",
                 "connections:connection-detail",
                 pk,
                 changed_at,
@@ -68,10 +76,23 @@ def _deauthorized(limit, integrations, total=None):
     return AttentionGroup(
         "deauthorized",
         "Deauthorized connections",
-        "The company must relink: open the connection and send them a new Link URL.",
+        "The company must relink: where no new Link URL is waiting for them, issue one (Admin) and send it; "
+        "where one is, remind them to use it.",
         capped_count(rows, "status") if total is None else min(total, COUNT_CAP),
         items,
     )
+
+
+def _relink_state(deauthorized_at, issued, expires, used, now):
+    """Whether a new Link URL was issued since the key was rejected, and whether the company used it."""
+    if issued is None or issued < deauthorized_at:
+        return "No new Link URL has been issued since."
+    if used is not None:  # used, yet still Deauthorized: the key they gave was refused too
+        return f"A new Link URL was issued on {format_datetime(issued)}; the key given through it was refused too."
+    if expires is not None and expires <= now:
+        return f"The new Link URL issued on {format_datetime(issued)} expired unused on {format_datetime(expires)}."
+    until = f" (it works until {format_datetime(expires)})" if expires else ""
+    return f"A new Link URL was issued on {format_datetime(issued)}; the company has not used it yet{until}."
 
 
 def capped_count(queryset, column, cap=COUNT_CAP):
@@ -95,40 +116,61 @@ def values_in_order(model, pks, *fields):
 
 
 def _failing(limit, integrations):
-    # Among the rows the schedule runs for (`scheduled`, kept by connections.staleness), most
-    # failures then newest first: the (scheduled, failures_in_row, latest_pull) index alone
-    # answers the entries and the count, never the failures of Deauthorized connections.
-    failing = DataStatus.objects.filter(scheduled=True, failures_in_row__gte=FAILING_IN_ROW)
+    # Among the rows the schedule runs for (`scheduled`, kept by connections.staleness), from the
+    # first failure, most failures then newest first: the (scheduled, failures_in_row, latest_pull)
+    # index alone answers the entries and the count, never the failures of Deauthorized connections.
+    failing = DataStatus.objects.filter(scheduled=True, failures_in_row__gte=1)
     first = list(failing.order_by("-failures_in_row", "-latest_pull_id").values_list("pk", flat=True)[:limit])
-    shown = values_in_order(
-        DataStatus,
-        first,
-        "data_type",
-        "failures_in_row",
-        "connection_id",
-        "connection__company__name",
-        "connection__integration_id",
-        "latest_pull_id",
-        "latest_pull__error_message",
-        "latest_pull__finished_at",
+    # The shown few, with the pull whose error is quoted: the latest failed one, not a retry running after it.
+    loaded = {
+        row[0]: row
+        for row in DataStatus.objects.filter(pk__in=first)
+        .annotate(failed_pull_id=latest_failed_pull_ids())
+        .order_by()
+        .values_list(
+            "pk",
+            "data_type",
+            "failures_in_row",
+            "connection_id",
+            "connection__company__name",
+            "connection__integration_id",
+            "failed_pull_id",
+            "current_status",
+            "latest_pull_id",
+        )
+    }
+    shown = [loaded[pk] for pk in first if pk in loaded]
+    failed = (
+        PullOperation.objects.only("error_message", "finished_at").in_bulk([row[6] for row in shown if row[6]])
+        if shown
+        else {}
     )
     items = []
-    for _, data_type, failures, connection_id, company, integration_id, pull_id, error, finished in shown:
-        error = error.rstrip(".") if pull_id else "no error was recorded"
+    for _, data_type, failures, connection_id, company, integration_id, failed_id, current, latest_id in shown:
+        pull = failed.get(failed_id)
+        error = (pull.error_message if pull else "").rstrip(".") or "no error was recorded"
+        times = "once" if failures == 1 else f"{failures} times in a row"
+        on = f" (pull {pull.pk})" if pull else ""
+        sentence = f"{data_type} failed {times}{on}: {error}."
+        if current in (PullStatus.QUEUED, *RUNNING):
+            doing = "queued" if current == PullStatus.QUEUED else "running"
+            sentence += f" Pull {latest_id} is {doing} to read it again."
         items.append(
             AttentionItem(
                 company,
                 integrations[integration_id].name,
-                f"{data_type} failed {failures} times in a row: {error}.",
-                "connections:pull-detail" if pull_id else "connections:connection-detail",
-                pull_id or connection_id,
-                finished,
+                sentence,
+                "connections:pull-detail" if pull else "connections:connection-detail",
+                pull.pk if pull else connection_id,
+                pull.finished_at if pull else None,
+                "bad" if failures >= FAILING_IN_ROW else "warn",
             )
         )
     return AttentionGroup(
         "failing",
-        "Data types failing repeatedly",
-        "Read the error on the latest pull, fix the cause, then Refresh that data type.",
+        "Failing now",
+        "Read the error on the failed pull, fix the cause, then Refresh that data type (not while a retry is "
+        "queued or running).",
         capped_count(failing, "failures_in_row"),
         items,
     )
@@ -140,7 +182,7 @@ def _stale(now, limit, integrations):
     # schedule should have refreshed, never those of Deauthorized, Unlinked or switched-off
     # connections, and the index alone answers both the entries and the count.
     stale = DataStatus.objects.filter(stale_after__lt=now).exclude(
-        failures_in_row__gte=FAILING_IN_ROW  # listed as failing already
+        failures_in_row__gte=1  # listed as failing now already
     )
     first = list(stale.order_by("stale_after").values_list("pk", flat=True)[:limit])
     shown = values_in_order(
@@ -163,6 +205,7 @@ def _stale(now, limit, integrations):
                 "connections:connection-detail",
                 connection_id,
                 last_success,
+                "warn",
             )
         )
     return AttentionGroup(
@@ -174,45 +217,120 @@ def _stale(now, limit, integrations):
     )
 
 
-def stuck_pulls(now=None):
-    """Running pulls silent for too long, oldest first.
+def running_pulls():
+    """Every running pull, oldest first.
 
     Filtered on status alone (running pulls are few: at most one per worker, plus any stuck
-    ones the watchdog has not reached), then by heartbeat here, so the query always uses the
-    status index, whatever the size of the history.
+    ones the watchdog has not reached), so the query always uses the status index, whatever
+    the size of the history.
     """
-    now = now or timezone.now()
     running = (
-        PullOperation.objects.filter(status__in=[PullStatus.FETCHING, PullStatus.PROCESSING])
-        .only("connection_id", "data_type", "status", "requested_at", "started_at", "heartbeat_at")
+        PullOperation.objects.filter(status__in=RUNNING)
+        .only(
+            "connection_id",
+            "data_type",
+            "status",
+            "requested_at",
+            "started_at",
+            "heartbeat_at",
+            "retry_attempt",
+            "retry_attempts",
+            "retry_at",
+            "retry_reason",
+        )
         .order_by()
     )
-    return sorted((p for p in running if is_stuck(p, now)), key=lambda p: p.requested_at)
+    return sorted(running, key=lambda p: p.requested_at)
 
 
-def _stuck(now, limit, integrations):
-    found = stuck_pulls(now)
-    pulls = {p.pk: p for p in found[:limit]}
-    shown = values_in_order(PullOperation, list(pulls), "connection__company__name", "connection__integration_id")
-    items = []
-    for pk, company, integration_id in shown:
-        pull = pulls[pk]
-        beat = pull.heartbeat_at or pull.started_at or pull.requested_at
-        items.append(
-            AttentionItem(
-                company,
-                integrations[integration_id].name,
-                f"Pull {pull.pk} ({pull.data_type}) is {pull.status} with no progress since {format_datetime(beat)}.",
-                "connections:pull-detail",
-                pull.pk,
-                beat,
-            )
+def stuck_pulls(now=None):
+    """Running pulls that stopped moving (their worker silent for health.stalled_after()), oldest first."""
+    now = now or timezone.now()
+    return [p for p in running_pulls() if is_stuck(p, now)]
+
+
+def _pull_items(pulls, limit, integrations, sentence, tone):
+    shown = {p.pk: p for p in pulls[:limit]}
+    rows = values_in_order(PullOperation, list(shown), "connection__company__name", "connection__integration_id")
+    return [
+        AttentionItem(
+            company,
+            integrations[integration_id].name,
+            sentence(shown[pk]),
+            "connections:pull-detail",
+            pk,
+            silent_since(shown[pk]),
+            tone,
         )
+        for pk, company, integration_id in rows
+    ]
+
+
+def _stuck(now, limit, integrations, running):
+    found = [p for p in running if is_stuck(p, now)]
+
+    def sentence(pull):
+        beat = silent_since(pull)
+        return (
+            f"Pull {pull.pk} ({pull.data_type}) is {pull.status} with no progress for {elapsed(beat, now)} "
+            f"(since {format_datetime(beat)})."
+        )
+
     return AttentionGroup(
         "stuck",
-        "Pulls stuck without progress",
-        "The worker may have stopped: check it runs; the watchdog will fail and requeue the pull, or cancel it.",
+        "Pulls not moving",
+        "The worker may have stopped: check it runs; the watchdog fails and requeues the pull, or cancel it.",
         len(found),
+        _pull_items(found, limit, integrations, sentence, "bad"),
+    )
+
+
+def _retrying(now, limit, integrations, running):
+    found = [p for p in running if p.retry_attempt and not is_stuck(p, now)]
+
+    def sentence(pull):
+        reason = pull.retry_reason.rstrip(".") or "the last try failed"
+        return (
+            f"Pull {pull.pk} ({pull.data_type}) is retrying: attempt {pull.retry_attempt} of "
+            f"{pull.retry_attempts} — {reason}."
+        )
+
+    return AttentionGroup(
+        "retrying",
+        "Retrying now",
+        "Nothing to do yet: each pull tries again by itself; if the platform stays unreachable it fails and is "
+        "listed as failing.",
+        len(found),
+        _pull_items(found, limit, integrations, sentence, "warn"),
+    )
+
+
+def _waiting(now, limit, integrations):
+    # Queued for long: one range of the (status, requested_at) index, oldest first.
+    waiting = PullOperation.objects.filter(status=PullStatus.QUEUED, requested_at__lt=now - waiting_after())
+    pulls = list(waiting.order_by("requested_at").only("data_type", "requested_at")[:limit])
+    rows = values_in_order(
+        PullOperation, [p.pk for p in pulls], "connection__company__name", "connection__integration_id"
+    )
+    requested = {p.pk: p for p in pulls}
+    items = [
+        AttentionItem(
+            company,
+            integrations[integration_id].name,
+            f"Pull {pk} ({requested[pk].data_type}) has been queued for {elapsed(requested[pk].requested_at, now)}; "
+            "no worker has picked it up.",
+            "connections:pull-detail",
+            pk,
+            requested[pk].requested_at,
+            "warn",
+        )
+        for pk, company, integration_id in rows
+    ]
+    return AttentionGroup(
+        "waiting",
+        "Waiting for a worker",
+        "Check that the worker (manage.py qcluster) runs; if it does, the workers are busy: run more of them.",
+        capped_count(waiting, "status"),
         items,
     )
 
@@ -224,10 +342,13 @@ def needs_attention(now=None, limit=ATTENTION_LIMIT, counts=None) -> list[Attent
     """
     now = now or timezone.now()
     integrations = Integration.objects.in_bulk()  # a handful of rows: names, key labels, which are on
+    running = running_pulls()
     groups = [
-        _deauthorized(limit, integrations, counts[S.DEAUTHORIZED] if counts else None),
+        _deauthorized(now, limit, integrations, counts[S.DEAUTHORIZED] if counts else None),
         _failing(limit, integrations),
+        _stuck(now, limit, integrations, running),
+        _retrying(now, limit, integrations, running),
+        _waiting(now, limit, integrations),
         _stale(now, limit, integrations),
-        _stuck(now, limit, integrations),
     ]
     return [g for g in groups if g.total]

@@ -4,7 +4,9 @@ No Django and no database: the caller counts, this places. Each column stacks it
 series bottom-up in the order given; the tallest column fills the chart's height.
 """
 
-SIZE = {"bar": 20, "gap": 6, "height": 120, "top": 8, "bottom": 22}
+# 24 columns make a drawing 1,190 units wide: drawn at the full width of its card (a dashboard at
+# 1280 px), one unit is about one pixel, so the labels keep their size and the bars their shape.
+SIZE = {"bar": 40, "gap": 10, "height": 120, "top": 8, "bottom": 22}
 LABEL_BELOW = 16  # the column labels' baseline, below the chart's baseline
 
 

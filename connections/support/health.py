@@ -9,27 +9,54 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Case, IntegerField, OuterRef, Subquery, When
 from django.utils import timezone
+from django_q.models import Schedule
 
 from integrations.models import SyncSetting
 
-from ..models import ACTIVE_PULL_STATUSES, Connection, DataStatus, PullStatus
+from ..models import (
+    ACTIVE_PULL_STATUSES,
+    FAILED_PULL_STATUSES,
+    RUNNING_PULL_STATUSES,
+    Connection,
+    DataStatus,
+    PullOperation,
+    PullStatus,
+)
 from ..sync.schedules import next_due_at
 from ..sync.staleness import STALE_FACTOR  # the rule the dashboard's stored stale_after follows too
 
-# A data type is "failing repeatedly" from this many failed pulls in a row.
+# A data type is "failing repeatedly" from this many failed pulls in a row (a bad tone; a
+# single failure is already said, and listed as failing now).
 FAILING_IN_ROW = 3
+# A running pull that missed this many heartbeats is not moving (its worker died or hangs).
+STALLED_BEATS = 3
+WATCHDOG_TASK = "connections.sync.tasks.watchdog"  # schedule_syncs schedules it twice a minute
+SCHEDULED_TASKS = (WATCHDOG_TASK, "connections.sync.tasks.queue_due_pulls")
+SCHEDULER_LATE = timedelta(seconds=90)  # django-q2 looks at its schedules every ~30 s
 
 S = Connection.Status
+RUNNING = RUNNING_PULL_STATUSES
 
 
 def stuck_after() -> timedelta:
-    """How long a running pull may go without a heartbeat before we call it stuck.
-
-    The sync engine's watchdog uses the same setting to mark such pulls failed; the
-    dashboard shows the ones it has not reached yet.
-    """
+    """How long a running pull may go without a heartbeat before the watchdog fails it and queues it again."""
     return timedelta(seconds=settings.SYNC_STALE_SECONDS)
+
+
+def stalled_after() -> timedelta:
+    """How long a running pull may go without a heartbeat before the pages say it is not moving.
+
+    Its worker beats every SYNC_HEARTBEAT_SECONDS, retries and slow pages included, so a
+    few missed beats mean the worker died or hangs: said long before the watchdog acts.
+    """
+    return min(timedelta(seconds=STALLED_BEATS * settings.SYNC_HEARTBEAT_SECONDS), stuck_after())
+
+
+def waiting_after() -> timedelta:
+    """How long a pull may stay queued before the pages say no worker has picked it up."""
+    return stuck_after()
 
 
 def key_label(integration) -> str:
@@ -54,6 +81,16 @@ class NextPull:
     text: str = ""  # when set, shown instead of the time ("paused — integration is off")
 
 
+class Activity:
+    """What a data type's pull is doing now (DataTypeHealth.activity); "" when none is queued or running."""
+
+    QUEUED = "queued"  # waiting for a worker, not for long
+    WAITING = "waiting"  # queued for longer than waiting_after(): no worker has picked it up
+    RUNNING = "running"  # reading, its worker beating
+    RETRYING = "retrying"  # running, the provider trying a failed request again
+    STALLED = "stalled"  # running, its worker silent for stalled_after(): not moving
+
+
 @dataclass
 class DataTypeHealth:
     data_type: str
@@ -64,6 +101,9 @@ class DataTypeHealth:
     status: DataStatus | None
     next_pull: NextPull
     stale_since: datetime | None = None  # the last success (or link) when data is stale
+    failed_pull: PullOperation | None = None  # the latest failed pull, when failures_in_row counts it
+    activity: str = ""  # an Activity, when a pull of it is queued or running
+    line: str = ""  # what the data status table says of it now (support.diagnosis.data_type_line)
 
     @property
     def current_status(self):
@@ -88,6 +128,20 @@ class DataTypeHealth:
     @property
     def is_stale(self):
         return self.stale_since is not None
+
+    @property
+    def active_pull(self):
+        """The pull queued or running for it (its latest pull, while that is active), else None."""
+        return self.latest_pull if self.current_status in ACTIVE_PULL_STATUSES else None
+
+    @property
+    def expected(self):
+        """Its data is expected: the schedule reads it, or a pull of it was ever queued."""
+        return self.interval is not None or self.status is not None
+
+    @property
+    def ever_read(self):
+        return self.last_success is not None
 
 
 def _interval(setting):
@@ -129,14 +183,57 @@ def stale_since(connection, setting, status, now=None):
     return None
 
 
+def activity(pull, now=None) -> str:
+    """What an active pull is doing now (an Activity); "" for a pull that ended."""
+    now = now or timezone.now()
+    if pull is None:
+        return ""
+    if pull.status == PullStatus.QUEUED:
+        return Activity.WAITING if pull.requested_at <= now - waiting_after() else Activity.QUEUED
+    if pull.status not in RUNNING:
+        return ""
+    if silent_since(pull) <= now - stalled_after():
+        return Activity.STALLED
+    return Activity.RETRYING if pull.retry_attempt else Activity.RUNNING
+
+
+def silent_since(pull):
+    """A running pull's last sign of life: its heartbeat, else its start."""
+    return pull.heartbeat_at or pull.started_at or pull.requested_at
+
+
+def latest_failed_pull_ids():
+    """An annotation of data statuses: the id of their latest failed pull while failures_in_row counts one.
+
+    The latest pull is not it while a retry or a refresh is queued or running: the diagnosis
+    quotes this one's error, and names it.
+    """
+    failed = PullOperation.objects.filter(
+        connection_id=OuterRef("connection_id"), data_type=OuterRef("data_type"), status__in=FAILED_PULL_STATUSES
+    ).order_by("-requested_at", "-id")
+    return Case(
+        When(failures_in_row__gt=0, then=Subquery(failed.values("pk")[:1])), default=None, output_field=IntegerField()
+    )
+
+
 def health_for_connections(connections, now=None) -> dict:
-    """{connection pk: [DataTypeHealth, …]} in the provider's data type order; two queries."""
+    """{connection pk: [DataTypeHealth, …]} in the provider's data type order; three queries at most."""
     now = now or timezone.now()
     connections = list(connections)
-    statuses = DataStatus.objects.filter(connection__in=connections).select_related("latest_pull")
+    statuses = list(
+        DataStatus.objects.filter(connection__in=connections)
+        .select_related("latest_pull")
+        .annotate(latest_failed_pull_id=latest_failed_pull_ids())
+    )
+    failed_ids = {s.latest_failed_pull_id for s in statuses if s.latest_failed_pull_id} - {
+        s.latest_pull_id for s in statuses
+    }
+    failed = PullOperation.objects.in_bulk(failed_ids) if failed_ids else {}
     by_connection = {}
     for status in statuses:
         by_connection.setdefault(status.connection_id, {})[status.data_type] = status
+        if status.latest_failed_pull_id == status.latest_pull_id:
+            failed[status.latest_pull_id] = status.latest_pull
     integration_ids = {c.integration_id for c in connections}
     settings_by = {
         (s.integration_id, s.data_type): s for s in SyncSetting.objects.filter(integration_id__in=integration_ids)
@@ -148,18 +245,19 @@ def health_for_connections(connections, now=None) -> dict:
         for dt in connection.integration.provider.data_types:
             setting = settings_by.get((connection.integration_id, dt.name))
             status = known.get(dt.name)
-            rows.append(
-                DataTypeHealth(
-                    data_type=dt.name,
-                    label=dt.label,
-                    frequency=setting.frequency if setting else "none",
-                    interval=_interval(setting),
-                    has_amounts=dt.has_amounts,
-                    status=status,
-                    next_pull=next_scheduled_pull(connection, setting, status, now),
-                    stale_since=stale_since(connection, setting, status, now),
-                )
+            row = DataTypeHealth(
+                data_type=dt.name,
+                label=dt.label,
+                frequency=setting.frequency if setting else "none",
+                interval=_interval(setting),
+                has_amounts=dt.has_amounts,
+                status=status,
+                next_pull=next_scheduled_pull(connection, setting, status, now),
+                stale_since=stale_since(connection, setting, status, now),
+                failed_pull=failed.get(status.latest_failed_pull_id) if status else None,
             )
+            row.activity = activity(row.active_pull, now)
+            rows.append(row)
         result[connection.pk] = rows
     return result
 
@@ -171,8 +269,48 @@ def last_success(rows):
 
 
 def is_stuck(pull, now=None) -> bool:
-    """A running pull whose heartbeat (or start, before the first beat) is older than the watchdog's threshold."""
-    if pull.status not in (PullStatus.FETCHING, PullStatus.PROCESSING):
-        return False
-    beat = pull.heartbeat_at or pull.started_at or pull.requested_at
-    return beat < (now or timezone.now()) - stuck_after()
+    """A running pull silent (no heartbeat, or no start before the first beat) for stalled_after(): not moving."""
+    return pull.status in RUNNING and silent_since(pull) <= (now or timezone.now()) - stalled_after()
+
+
+@dataclass
+class WatchdogRun:
+    """When the watchdog fails a silent pull and queues it again, as far as its schedules tell."""
+
+    at: datetime | None  # its first run from the moment the pull counts as dead; None: not scheduled
+    late: bool = False  # the schedules have not run for a while: no worker (qcluster) runs them
+
+
+def schedules_next_runs():
+    """{task: [next runs]} of the sync engine's django-q2 schedules (schedule_syncs); one query."""
+    runs = {}
+    rows = Schedule.objects.filter(func__in=SCHEDULED_TASKS).exclude(repeats=0).values_list("func", "next_run")
+    for func, next_run in rows:
+        if next_run is not None:
+            runs.setdefault(func, []).append(next_run)
+    return runs
+
+
+def scheduler_late(runs, now=None) -> bool | None:
+    """True when no schedule of the sync engine has run on time lately (no worker runs the scheduler);
+    None when there are none to tell by."""
+    every = [run for found in runs.values() for run in found]
+    if not every:
+        return None
+    return max(every) < (now or timezone.now()) - SCHEDULER_LATE
+
+
+def watchdog_run(pull, runs, now=None) -> WatchdogRun:
+    """When the watchdog will fail this silent pull: its first run once the pull is silent for stuck_after()."""
+    now = now or timezone.now()
+    dead_at = silent_since(pull) + stuck_after()
+    starts = runs.get(WATCHDOG_TASK, [])
+    if not starts:
+        return WatchdogRun(None)
+    minute = timedelta(minutes=1)
+    candidates = []
+    for run in starts:  # each runs every minute from its next run (the past ones late, by the scheduler)
+        if run < dead_at:
+            run += minute * -((run - dead_at) // minute)
+        candidates.append(run)
+    return WatchdogRun(min(candidates), late=bool(scheduler_late(runs, now)))

@@ -6,7 +6,7 @@ from portal.web.dates import timespan
 from ..link import can_issue_new_link_url, link_url
 from ..models import ACTIVE_PULL_STATUSES, PullStatus
 from ..sync.queueing import refresh_refusal
-from . import health
+from . import diagnosis, health
 
 MAX_DEPTH = 12  # attributes nest a few levels; deeper is shown as text rather than recursed into
 
@@ -16,7 +16,7 @@ def connection_cards(connections, request, now):
     by_connection = health.health_for_connections(connections, now)
     cards = []
     for connection in connections:
-        rows = by_connection[connection.pk]
+        rows = diagnosis.data_type_lines(connection, by_connection[connection.pk], now)
         cards.append(
             {
                 "connection": connection,
@@ -45,8 +45,9 @@ def credentials_facts(connection, user, now):
     }
 
 
-def pull_progress(pull):
-    """The progress bar's state: percent (None when unknown), tone, and whether to keep polling."""
+def pull_progress(pull, now=None):
+    """The progress bar's state: percent (None when unknown), tone, whether to keep polling, and what
+    the pull is doing now when that is not plain reading (retrying, not moving, waiting for a worker)."""
     active = pull.status in ACTIVE_PULL_STATUSES
     if pull.status == PullStatus.COMPLETE:
         percent, tone = 100, "done"
@@ -57,7 +58,7 @@ def pull_progress(pull):
         percent, tone = min(99, pull.records_fetched * 100 // pull.expected_records), ""
     else:
         percent, tone = None, ""
-    return {"pull": pull, "active": active, "percent": percent, "tone": tone}
+    return {"pull": pull, "active": active, "percent": percent, "tone": tone, "doing": diagnosis.pull_line(pull, now)}
 
 
 def attribute_tree(value, depth=0):

@@ -31,6 +31,7 @@ from . import data_status
 from .outcomes import complete, deauthorize, end_pull
 from .prefetch import Prefetch
 from .progress import Heartbeat, Progress, Stopped
+from .retrying import RetryReport
 from .store import PageStore, upsert_page
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class _PullRun:
         self.pages = None
         self.store = None
         self.refusal = None  # why the read could not start, raised by run()
+        self.retries = RetryReport(pull.pk)  # made before the claim's transaction: see sync.retrying
 
     def start(self):
         """Check the pull can run and start reading its pages (called once it is claimed)."""
@@ -190,7 +192,12 @@ class _PullRun:
             since = pull.modified_since if pull.mode == PullOperation.Mode.INCREMENTAL else None
             self.store = PageStore(pull)
             pages = provider.read(
-                provider_settings, self.credentials, pull.data_type, modified_since=since, lazy=self.store.lazy
+                provider_settings,
+                self.credentials,
+                pull.data_type,
+                modified_since=since,
+                lazy=self.store.lazy,
+                on_retry=self.retries,  # the provider's retries, saved on the pull
             )
             # The reader thread also maps each page (what is not known from its bytes).
             self.pages = Prefetch(pages, prepare=self.store.prepare)

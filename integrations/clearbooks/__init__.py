@@ -123,7 +123,7 @@ class ClearBooksProvider(Provider):
             self.wsdl_url(settings), credentials["api_key"], timeout=settings.get("timeout", 60)
         )
 
-    def read(self, settings, credentials, data_type, modified_since=None, *, lazy=False):
+    def read(self, settings, credentials, data_type, modified_since=None, *, lazy=False, on_retry=None):
         from .reads import read_pages
 
         return read_pages(
@@ -133,5 +133,6 @@ class ClearBooksProvider(Provider):
             modified_since=modified_since,
             timeout=settings.get("timeout", 60),
             lazy=lazy,
+            on_retry=on_retry,
             wire_hashes=True,  # stored with each record: the next full read recognises it unparsed
         )

@@ -55,6 +55,7 @@ def read_pages(
     policy: RetryPolicy | None = None,
     lazy: bool = False,
     wire_hashes: bool = False,
+    on_retry=None,
 ) -> Iterator[list[NormalizedRecord] | WirePage]:
     """Yield the records of one data type, one page (a list of NormalizedRecord) at a time.
 
@@ -66,10 +67,11 @@ def read_pages(
     For the sync engine: `wire_hashes` gives each record the digest of its bytes as received
     (wire.record_spans says when they can be cut safely); `lazy` yields such pages as
     WirePages, parsed and mapped only when asked, and only for the records asked for.
+    `on_retry` is told of each retry (retries.call).
     """
     # The generator keeps only the masked ApiKey, never the plain string, in its frame.
     policy = policy or RetryPolicy.from_settings()
-    return _pages(wsdl_url, ApiKey(api_key), data_type, modified_since, timeout, policy, lazy, wire_hashes)
+    return _pages(wsdl_url, ApiKey(api_key), data_type, modified_since, timeout, policy, lazy, wire_hashes, on_retry)
 
 
 def _since(modified_since: datetime) -> str:
@@ -94,9 +96,9 @@ def _params(read: Read, offset: int, since: str | None) -> dict:
     return {"query": query}
 
 
-def _currencies(wsdl_url, api_key, timeout, policy) -> dict:
+def _currencies(wsdl_url, api_key, timeout, policy, on_retry=None) -> dict:
     try:
-        root = call(wsdl_url, api_key, "listCurrencies", {}, timeout, policy)
+        root = call(wsdl_url, api_key, "listCurrencies", {}, timeout, policy, on_retry=on_retry)
     except ClearBooksError as exc:
         if exc.kind != ErrorKind.PERMANENT:
             raise
@@ -105,12 +107,14 @@ def _currencies(wsdl_url, api_key, timeout, policy) -> dict:
     return mapping.parse_currencies(root)
 
 
-def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy, lazy=False, hashes=False):
+def _pages(
+    wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy, lazy=False, hashes=False, on_retry=None
+):
     read = READS.get(data_type)
     if read is None:
         raise errors.not_supported(data_type)
     since = _since(modified_since) if (modified_since and read.incremental) else None
-    currencies = _currencies(wsdl_url, api_key, timeout, policy) if read.currencies else None
+    currencies = _currencies(wsdl_url, api_key, timeout, policy, on_retry) if read.currencies else None
     record_name = mapping.RECORD_ELEMENT[data_type]
     seen: set[str] = set()  # ids read
     seen_wire: set[str] = set()  # wire hashes of the pages left unparsed
@@ -119,7 +123,7 @@ def _pages(wsdl_url, api_key: ApiKey, data_type, modified_since, timeout, policy
         if page_number and policy.page_gap:
             policy.sleep(policy.page_gap)
         params = _params(read, offset, since)
-        answer = call(wsdl_url, api_key, read.operation, params, timeout, policy, raw=lazy or hashes)
+        answer = call(wsdl_url, api_key, read.operation, params, timeout, policy, raw=lazy or hashes, on_retry=on_retry)
         body = answer if isinstance(answer, bytes) else None  # unparsed: its records may be cut and hashed
         spans = wire.record_spans(body, record_name) if body is not None else None
         if lazy and spans:

@@ -10,6 +10,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from ..registry import RetryNotice
 from . import errors
 from .errors import ClearBooksError
 from .redaction import ApiKey, guarded_logger
@@ -52,21 +53,45 @@ class RetryPolicy:
 
 
 def call(
-    wsdl_url: str, api_key: ApiKey, operation: str, params: dict, timeout: float, policy: RetryPolicy, *, raw=False
+    wsdl_url: str,
+    api_key: ApiKey,
+    operation: str,
+    params: dict,
+    timeout: float,
+    policy: RetryPolicy,
+    *,
+    raw=False,
+    on_retry=None,
 ):
     """One operation with retries: transient failures are tried again with backoff and jitter,
     up to policy.attempts; auth and permanent failures are raised at once. `raw`: see
-    Service.call_once."""
+    Service.call_once. `on_retry` (see Provider.read) is told of each retry before its wait,
+    and told None when the operation went through after retrying."""
     last = None
     for attempt in range(1, max(1, policy.attempts) + 1):
         try:
-            return get_service(wsdl_url, timeout).call_once(operation, api_key, params, raw=raw)
+            answer = get_service(wsdl_url, timeout).call_once(operation, api_key, params, raw=raw)
         except ClearBooksError as exc:
             if not exc.retryable:
                 raise
             last = exc
+        else:
+            if attempt > 1:
+                _tell(on_retry, None)
+            return answer
         if attempt < policy.attempts:
             wait = policy.delay(attempt, last.retry_after)
             log.info("%s: %s; try %d of %d again in %.1fs", operation, last.detail, attempt + 1, policy.attempts, wait)
+            _tell(on_retry, RetryNotice(attempt + 1, policy.attempts, wait, last.message))
             policy.sleep(wait)
     raise errors.exhausted(last, max(1, policy.attempts))
+
+
+def _tell(on_retry, notice):
+    """Report a retry; a failing report never fails the read it reports on."""
+    if on_retry is None:
+        return
+    try:
+        on_retry(notice)
+    except Exception:
+        log.warning("the retry report failed; the read goes on", exc_info=True)

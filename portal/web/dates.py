@@ -64,3 +64,19 @@ def relative(value, now=None) -> str:
 def format_hour(value) -> str:
     """'09:00': the hour a moment falls in, in the current time zone (a chart's axis)."""
     return f"{timezone.localtime(value):%H}:00"
+
+
+def format_time(value, now=None) -> str:
+    """'10:42:05' for a moment of today in the current time zone, else as format_datetime.
+
+    For what is in flight (a retry's next try, when the watchdog acts): seconds apart, and
+    usually today.
+    """
+    local, today = timezone.localtime(value), timezone.localtime(now or timezone.now())
+    return f"{local:%H:%M:%S}" if local.date() == today.date() else format_datetime(value)
+
+
+def elapsed(start, end) -> str:
+    """'90 s' under two minutes, else '12 minutes' or '2 hours, 5 minutes': how long something has waited."""
+    seconds = max(0, int((end - start).total_seconds()))
+    return f"{seconds} s" if seconds < 120 else timespan(start, end)

@@ -50,7 +50,11 @@ def test_it_lists_what_needs_attention_by_kind(troubled):
     assert set(groups) == {"deauthorized", "failing", "stale", "stuck"}
     assert [i.company for i in groups["deauthorized"].items] == ["Deauth Ltd"]
     assert [i.company for i in groups["failing"].items] == ["Failing Ltd"]
-    assert groups["failing"].items[0].sentence == "bills failed 4 times in a row: Clear Books did not answer."
+    failed = troubled["failing"].pulls.get()
+    assert (
+        groups["failing"].items[0].sentence
+        == f"bills failed 4 times in a row (pull {failed.pk}): Clear Books did not answer."
+    )
     assert [i.company for i in groups["stale"].items] == ["Stale Ltd"]
     assert [i.company for i in groups["stuck"].items] == ["Stuck Ltd"]
     assert groups["stuck"].items[0].url_arg == troubled["stuck_pull"].pk

@@ -52,7 +52,7 @@ def test_it_lists_what_needs_attention_with_links_and_next_actions(support_clien
     html = support_client.get(URL).content.decode()
     assert "Deauthorized connections" in html and "Deauth Ltd" in html
     assert reverse("connections:connection-detail", args=[troubled["deauthorized"].pk]) in html
-    assert "Data types failing repeatedly" in html and "bills failed 4 times in a row" in html
+    assert "Failing now" in html and "bills failed 4 times in a row" in html
     assert "Stale data" in html and "Stale Ltd" in html
     assert reverse("connections:pull-detail", args=[troubled["stuck_pull"].pk]) in html
     assert html.count("Next action:") == 4

@@ -73,11 +73,12 @@ def test_it_says_a_data_type_fails_in_a_row_with_the_last_error(clearbooks):
         last_successful_sync_at=NOW - timedelta(hours=5),
     )
     connection, rows = rows_of(connection)
-    [found] = diagnose(connection, rows, now=NOW)
+    found, first_sync = diagnose(connection, rows, now=NOW)  # failing repeatedly first; the others never read
     assert found.text == (
-        "Invoices failed 3 times in a row; the last error: Clear Books did not answer in time — "
+        f"Invoices failed 3 times in a row; the last error on pull {pull.pk}: Clear Books did not answer in time — "
         f"read pull {pull.pk} for the technical detail, then refresh invoices."
     )
+    assert first_sync.sentence.startswith("First sync: 1 of 8 data types read; not started yet: Customers")
     assert found.tone == "bad"
     assert row(rows, "invoices").is_failing
 
@@ -88,8 +89,8 @@ def test_it_warns_about_a_single_failure_without_calling_it_repeated(clearbooks)
     factory.make_data_status(connection, "bills", current_status=P.INTERNAL_ERROR, failures_in_row=1, latest_pull=pull)
     connection, rows = rows_of(connection)
     first_sync, found = diagnose(connection, rows, now=NOW)  # nothing has synced yet, either
-    assert "the first sync failed for Bills" in first_sync.sentence
-    assert found.sentence == "Bills failed once; the last error: Something broke"
+    assert "; failed: Bills; not started yet: Customers," in first_sync.sentence
+    assert found.sentence == f"Bills failed once; the last error on pull {pull.pk}: Something broke"
     assert found.tone == "warn"
 
 
@@ -127,14 +128,13 @@ def test_it_says_the_first_sync_has_not_run_yet_instead_of_nothing_is_wrong(clea
     connection = factory.make_connection(linked_at=NOW - timedelta(minutes=30))
     connection, rows = rows_of(connection)
     [found] = diagnose(connection, rows, now=NOW)
-    assert (
-        found.sentence
-        == f"Linked on 10 Mar 2025, 11:30; no data has synced yet: the first sync has not run yet for {ALL_TYPES}"
+    assert found.sentence == (
+        f"First sync: 0 of 8 data types read since the link on 10 Mar 2025, 11:30; not started yet: {ALL_TYPES}"
     )
     assert found.action == "refresh the data to start it now, or wait for the schedule (11 Mar 2025, 11:30)."
     assert found.tone == "warn"
     html = support_client.get(reverse("connections:connection-detail", args=[connection.pk])).content.decode()
-    assert "no data has synced yet: the first sync has not run yet for Customers" in html
+    assert "First sync: 0 of 8 data types read since the link on 10 Mar 2025, 11:30; not started yet" in html
     assert "Nothing is wrong" not in html
 
 
@@ -151,16 +151,14 @@ def test_it_says_which_data_types_of_the_first_sync_run_and_wait(clearbooks, sup
     connection, rows = rows_of(connection)
     [found] = diagnose(connection, rows, now=NOW)
     assert found.sentence == (
-        "Linked on 10 Mar 2025, 11:55; no data has synced yet: the first sync is running for Invoices; "
-        "it is queued for Customers and Bills; it has not run yet for Suppliers, Chart of accounts, Bank accounts, "
+        "First sync: 0 of 8 data types read since the link on 10 Mar 2025, 11:55; reading Invoices; "
+        "queued: Customers and Bills; not started yet: Suppliers, Chart of accounts, Bank accounts, "
         "Tracking categories and Payment methods"
     )
-    assert found.action.startswith(
-        f"nothing to do: the data appears as each pull completes (pull {pulls['invoices'].pk}"
-    )
-    assert found.tone == "info"
+    assert found.action.startswith("refresh the data to start it now")  # some have not started
+    assert found.tone == "warn"
     html = support_client.get(reverse("connections:connection-detail", args=[connection.pk])).content.decode()
-    assert "the first sync is running for Invoices" in html and "Nothing is wrong" not in html
+    assert "; reading Invoices; queued: Customers and Bills;" in html and "Nothing is wrong" not in html
 
 
 def test_it_says_the_first_sync_is_queued_when_no_worker_has_taken_it(clearbooks):
@@ -170,5 +168,8 @@ def test_it_says_the_first_sync_is_queued_when_no_worker_has_taken_it(clearbooks
     assert queue_first_link_pulls(connection, enqueue=False)
     connection, rows = rows_of(connection)
     [found] = diagnose(connection, rows, now=NOW)
-    assert "no data has synced yet: the first sync is queued for Customers" in found.sentence
-    assert "check that the worker runs" in found.action
+    assert found.sentence == (
+        f"First sync: 0 of 8 data types read since the link on 10 Mar 2025, 11:55; queued: {ALL_TYPES}"
+    )
+    assert found.action == "nothing to do: each data type appears as its pull completes (progress on each pull's page)."
+    assert found.tone == "info"

@@ -111,3 +111,35 @@ def test_it_reports_nothing_listening_as_transient():
     assert info.value.kind == ErrorKind.TRANSIENT
     assert info.value.message == "We couldn't reach Clear Books after 2 tries (connection failed)."
     assert len(sleeps) == 1
+
+
+def test_it_tells_the_caller_of_each_retry_before_waiting_and_when_it_went_through(sandbox):
+    """The sync engine records these on the pull, so its page can say "Retrying invoices: attempt 3 of 4"."""
+    policy, sleeps = fast(attempts=4)
+    key = sandbox.make_key(**SMALL)
+    sandbox.fail_next(kind="http500", count=2, key=key, operation="listInvoices")
+    told = []
+
+    def on_retry(notice):
+        told.append((notice, len(sleeps)))  # how many waits had happened when it was told
+
+    records = flat(read_all(sandbox, key, "invoices", policy, on_retry=on_retry))
+
+    assert len(records) == 12
+    (first, waited_first), (second, waited_second), (done, _) = told
+    assert (first.attempt, first.attempts, waited_first) == (2, 4, 0)  # told before the wait
+    assert (second.attempt, second.attempts, waited_second) == (3, 4, 1)
+    assert first.reason == "Clear Books had a temporary problem (HTTP 500)."
+    assert [first.delay, second.delay] == sleeps
+    assert done is None  # the call went through: nothing is being retried any more
+
+
+def test_a_failing_retry_report_never_fails_the_read(sandbox):
+    policy, _ = fast(attempts=3)
+    key = sandbox.make_key(**SMALL)
+    sandbox.fail_next(kind="http503", count=1, key=key, operation="listPaymentMethods")
+
+    def broken(notice):
+        raise RuntimeError("the database is down")
+
+    assert len(flat(read_all(sandbox, key, "paymentMethods", policy, on_retry=broken))) == 5
