@@ -13,7 +13,7 @@ from portal.web.redirects import safe_next
 
 from .. import lifecycle, timeline
 from ..forms import ConnectionForm
-from ..link import can_issue_new_link_url, issue_link_url
+from ..link_urls import can_issue_new_link_url, issue_link_url
 from ..models import ACTIVE_PULL_STATUSES, Company, Connection
 from ..notes import NoteForm, add_note
 from ..recheck import NothingToTest, recheck_credentials

@@ -12,7 +12,8 @@ from django.db import transaction
 from connections import lifecycle, status
 from connections.credentials import store_credentials
 from connections.events import SYSTEM
-from connections.link import Outcome, can_issue_new_link_url, issue_link_url, link_url, submit_credentials
+from connections.link import Outcome, submit_credentials
+from connections.link_urls import can_issue_new_link_url, issue_link_url, link_url
 from connections.models import Company, Connection
 
 # The demo is development equipment, like the sandbox whose keys it hands out; the import

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, Sum
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import Company, Connection, PullOperation, Record
 from portal.web.templatetags.portal_tags import money
 from tests import factory

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import credentials
-from connections.link import issue_link_url, lockout, token_hash
+from connections.link import lockout
+from connections.link_urls import issue_link_url, token_hash
 from connections.models import Connection, ConnectionEvent, LinkAttempt, PullOperation
 from connections.views.link import client_address
 from integrations.clearbooks.sandbox.server import SandboxServer

@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.debug import ExceptionReporter
 
 from connections import lifecycle
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import Connection, PullOperation, Record
 from connections.sync import pulls
 from tests import factory

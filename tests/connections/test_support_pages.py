@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from connections.credentials import store_credentials
 from connections.events import record_event
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import Connection, ConnectionEvent, PullOperation
 from tests import factory
 
