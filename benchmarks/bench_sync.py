@@ -170,7 +170,7 @@ def child_floor(base_url, scale):
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     session = requests.Session()
     # Like the client's session, the floor's does not re-read proxy variables and ~/.netrc
-    # from the environment on every request (~0.3 ms each): the floor is the bare minimum.
+    # from the environment on every request: the floor is the bare minimum.
     session.trust_env = False
     out = {"requests": sum(len(c) for c in calls.values())}
     for name, requests_of_type in calls.items():

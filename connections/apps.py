@@ -9,8 +9,12 @@ class ConnectionsConfig(AppConfig):
         from integrations import signals
 
         from . import receivers
+        from .signals import connection_status_changed
 
         signals.integration_switched.connect(receivers.integration_switched, dispatch_uid="connections.switched")
         signals.integration_settings_changed.connect(
             receivers.integration_settings_changed, dispatch_uid="connections.settings_changed"
+        )
+        connection_status_changed.connect(
+            receivers.connection_status_changed, dispatch_uid="connections.status_changed"
         )

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from integrations import registry
 from integrations.models import Integration
+from integrations.registry import ColumnKind
 
+from . import records
 from .models import Connection, PullStatus
 
 CHOOSE = {"invalid_choice": "Choose one of the listed values."}
@@ -29,6 +31,11 @@ class SortFilter(django_filters.ChoiceFilter):
         self.sorts, self.default, self.then, self.nulls_last = sorts, default, tuple(then), nulls_last
         kwargs.setdefault("error_messages", {"invalid_choice": "Choose one of the listed sort orders."})
         super().__init__(choices=[(key, label) for key, (_, label) in sorts.items()], empty_label=None, **kwargs)
+
+    def set_sorts(self, sorts, default):
+        """Sort by these instead (a filter set whose orders depend on what it lists)."""
+        self.sorts, self.default = sorts, default
+        self.extra["choices"] = [(key, label) for key, (_, label) in sorts.items()]
 
     def filter(self, qs, value):
         field = self.sorts.get(value or self.default, self.sorts[self.default])[0]
@@ -210,41 +217,63 @@ class PullFilterSet(PageFilterSet):
 # Record browser
 #
 
-RECORD_SORTS = {
-    "date": ("issued_on", "Date, oldest first"),
-    "-date": ("-issued_on", "Date, newest first"),
-    "amount": ("total", "Amount, smallest first"),
-    "-amount": ("-total", "Amount, largest first"),
-    "number": ("number", "Number, A to Z"),
-    "-number": ("-number", "Number, Z to A"),
+# How each kind of column is sorted: (ascending words, descending words, first click descending).
+SORT_WORDS = {
+    ColumnKind.DATE: ("oldest first", "newest first", True),
+    ColumnKind.MONEY: ("smallest first", "largest first", True),
 }
+TEXT_WORDS = ("A to Z", "Z to A", False)
+
+
+def record_sorts(columns):
+    """{sort key: (alias to order by, label)}: every column, both ways (see records.with_columns)."""
+    sorts = {}
+    for column in columns:
+        up, down, _ = SORT_WORDS.get(column.kind, TEXT_WORDS)
+        sorts[column.key] = (records.sort_key(column), f"{column.label}, {up}")
+        sorts[f"-{column.key}"] = (f"-{records.sort_key(column)}", f"{column.label}, {down}")
+    return sorts
 
 
 class RecordFilterSet(PageFilterSet):
+    """The records of one data type, searched, sorted on any of its columns (registry.DataType.columns)."""
+
     q = django_filters.CharFilter(
-        label="Search", method="search", max_length=100, help_text="Number, name or remote id."
+        label="Search", method="search", max_length=100, help_text="Number, name, e-mail or remote id."
     )
-    # The view passes the data type's default: records with amounts (invoices, bills) open
-    # newest first, the others by number.
-    sort = SortFilter(label="Sort", sorts=RECORD_SORTS, default="number")
+    sort = SortFilter(label="Sort", sorts=record_sorts(registry.DEFAULT_COLUMNS), default="number", nulls_last=True)
     deleted = CheckboxFilter(label="Show deleted records", method="with_deleted")
 
-    def search(self, records, name, text):
-        return records.filter(Q(number__icontains=text) | Q(name__icontains=text) | Q(remote_id__icontains=text))
+    def __init__(self, data, queryset, *, data_type=None, default_sort=None, **kwargs):
+        self.data_type = data_type or registry.DataType("records", "Records", "")
+        default_sort = default_sort or self.data_type.sort
+        super().__init__(data, records.with_columns(queryset, self.data_type), default_sort=default_sort, **kwargs)
+        self.filters["sort"].set_sorts(record_sorts(self.data_type.columns), default_sort)
 
-    def with_deleted(self, records, name, shown):
-        return records if shown else records.filter(is_deleted=False)
+    def search(self, queryset, name, text):
+        return records.search(queryset, self.data_type, text)
+
+    def with_deleted(self, queryset, name, shown):
+        return queryset if shown else queryset.filter(is_deleted=False)
 
     @property
     def sort_key(self):
         return self.value("sort") or self.filters["sort"].default
 
     def header_sorts(self):
-        """{column: the sort its header link asks for}: its own order, reversed when already in it
-        (dates and amounts start newest or largest first)."""
+        """{column key: the sort its header link asks for}: its first order (dates and amounts
+        newest or largest first, text A to Z), or the other way when the list is in it."""
         sort = self.sort_key
-        return {
-            "number": "-number" if sort == "number" else "number",
-            "date": "date" if sort == "-date" else "-date",
-            "amount": "amount" if sort == "-amount" else "-amount",
-        }
+        out = {}
+        for column in self.data_type.columns:
+            first = f"-{column.key}" if SORT_WORDS.get(column.kind, TEXT_WORDS)[2] else column.key
+            other = first[1:] if first.startswith("-") else f"-{first}"
+            out[column.key] = other if sort == first else first
+        return out
+
+    def headers(self):
+        """[(column, the sort its link asks for, aria-sort or "")] for the table's head."""
+        sort, next_sorts = self.sort_key, self.header_sorts()
+        direction = {c.key: "ascending" for c in self.data_type.columns if sort == c.key}
+        direction.update({c.key: "descending" for c in self.data_type.columns if sort == f"-{c.key}"})
+        return [(c, next_sorts[c.key], direction.get(c.key, "")) for c in self.data_type.columns]

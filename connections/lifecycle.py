@@ -12,7 +12,7 @@ from . import status
 from .credentials import wipe_credentials
 from .events import record_event
 from .forms import active_connection_in_category, one_active_message
-from .link import issue_link_url
+from .link_urls import issue_link_url
 from .models import Company, Connection, ConnectionEvent, PullOperation, Record
 
 S = Connection.Status

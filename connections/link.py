@@ -4,29 +4,34 @@ A Link URL carries an unguessable token (secrets.token_urlsafe) that only lets
 someone submit credentials for one connection, once, before it expires. The key is
 validated live through the provider; only a valid key is stored (encrypted) and
 moves the connection to Linked. Every attempt is recorded in the timeline and as a
-LinkAttempt for rate limiting; the key itself never goes anywhere but the provider
-and `credentials.store_credentials`.
+LinkAttempt; the key itself never goes anywhere but the provider and
+`credentials.store_credentials`.
+
+Guessing keys is what the rate limits stop, so only failed attempts count (a key the
+platform refused, or an attempt still being checked): LINK_RATE_LIMIT of them per Link
+URL and LINK_ADDRESS_RATE_LIMIT per client address in LINK_RATE_WINDOW_MINUTES. The
+address limit is high because a whole office, or every customer behind a load balancer
+the portal does not see through (TRUSTED_PROXY_COUNT), shares one address. A successful
+link, or an attempt Clear Books could not check, never counts.
 """
 
-import hashlib
 import logging
-import secrets
+import math
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from integrations import audit
 from integrations.registry import CredentialStatus
 
 from . import status
 from .credentials import store_credentials
 from .events import COMPANY_USER, record_event
+from .link_urls import link_url_expired, token_hash
 from .models import Connection, ConnectionEvent, LinkAttempt
 from .sync.queueing import queue_first_link_pulls
 
@@ -67,6 +72,7 @@ class LinkResult:
     connection: Connection | None = None
     message: str = ""  # a sentence for the company's user
     hint: str = ""  # what to do about it
+    until: datetime | None = None  # RATE_LIMITED: when the Link URL may be used again
 
     @property
     def http_status(self) -> int:
@@ -76,81 +82,12 @@ class LinkResult:
     def ok(self) -> bool:
         return self.outcome == Outcome.ACCEPTED
 
-
-def token_hash(token: str) -> str:
-    # LinkAttempt keeps a hash, so the attempts table never holds a usable token.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-#
-# Issuing Link URLs
-#
-
-
-def issue_link_url(connection, user=None, *, actor_name=None) -> str:
-    """Give `connection` a fresh Link URL token (the old one stops working); returns the token.
-
-    `actor_name` names who acted when no portal user did (an API key).
-    """
-    now = timezone.now()
-    token = secrets.token_urlsafe(32)
-    previous_expiry = connection.link_token_expires_at
-    connection.link_token = token
-    connection.link_token_created_at = now
-    connection.link_token_expires_at = now + timedelta(hours=settings.LINK_TOKEN_TTL_HOURS)
-    connection.link_token_used_at = None
-    until = timezone.localtime(connection.link_token_expires_at)
-    with transaction.atomic():
-        connection.save(
-            update_fields=["link_token", "link_token_created_at", "link_token_expires_at", "link_token_used_at"]
-        )
-        record_event(
-            connection,
-            ConnectionEvent.Kind.LINK_URL_ISSUED,
-            f"New Link URL issued; it works until {until:%d %b %Y %H:%M}.",
-            actor=user,
-            actor_label=actor_name,
-        )
-        audit.record(
-            audit.Action.LINK_URL_ISSUED,
-            actor=user,
-            actor_name=actor_name,
-            integration=connection.integration,
-            target=str(connection),
-            target_id=connection.pk,
-            changes=[
-                {
-                    "field": "link_url_expires_at",
-                    "before": previous_expiry.isoformat() if previous_expiry else None,
-                    "after": connection.link_token_expires_at.isoformat(),
-                }
-            ],
-        )
-    return token
-
-
-def link_url(connection, request=None) -> str:
-    """The absolute Link URL of a connection ("" when it has none)."""
-    if not connection.link_token:
-        return ""
-    path = reverse("connections:link", args=[connection.link_token])
-    if request is not None:
-        return request.build_absolute_uri(path)
-    return settings.PORTAL_BASE_URL + path
-
-
-def link_url_expired(connection, now=None) -> bool:
-    now = now or timezone.now()
-    return bool(connection.link_token_expires_at and connection.link_token_expires_at <= now)
-
-
-def can_issue_new_link_url(connection) -> bool:
-    """A new Link URL is for relinking, or for a pending connection whose URL no longer works."""
-    if connection.status in (S.DEAUTHORIZED, S.UNLINKED):
-        return True
-    if connection.status == S.PENDING_AUTH:
-        return not connection.link_token or connection.link_token_used_at is not None or link_url_expired(connection)
-    return False
+    @property
+    def retry_after(self) -> int | None:
+        """Whole seconds until `until` (at least 1), for a Retry-After header; None without one."""
+        if self.until is None:
+            return None
+        return max(1, math.ceil((self.until - timezone.now()).total_seconds()))
 
 
 #
@@ -193,15 +130,44 @@ def find_link(token: str) -> LinkResult:
     return LinkResult(Outcome.ACCEPTED, connection)
 
 
-def rate_limited(token: str, client_address: str) -> bool:
-    """True when the token or the client address used up its attempts in the window."""
-    since = timezone.now() - timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES)
-    recent = LinkAttempt.objects.filter(created_at__gte=since)
-    limit = settings.LINK_RATE_LIMIT
-    return (
-        recent.filter(token_hash=token_hash(token)).count() >= limit
-        or recent.filter(client_address=client_address).count() >= limit
+# Outcomes that count against the limits: a refused key, and an attempt still being checked
+# (so that many submissions at once cannot all slip under the limit).
+COUNTED_OUTCOMES = (Outcome.REJECTED, "")
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Why and until when Link attempts are refused."""
+
+    scope: str  # "link" (this Link URL) or "address" (the client's address)
+    until: datetime
+
+
+def lockout(token: str, client_address: str, now=None) -> Lockout | None:
+    """The lockout in force for this Link URL or this client address, or None.
+
+    A scope is locked while it has `limit` counted attempts in the window; it unlocks when
+    the `limit`-th newest of them leaves the window. Two indexed queries, each reading one row.
+    """
+    now = now or timezone.now()
+    window = timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES)
+    counted = LinkAttempt.objects.filter(created_at__gt=now - window, outcome__in=COUNTED_OUTCOMES)
+    scopes = (
+        ("link", {"token_hash": token_hash(token)}, settings.LINK_RATE_LIMIT),
+        ("address", {"client_address": client_address[:64]}, settings.LINK_ADDRESS_RATE_LIMIT),
     )
+    for scope, match, limit in scopes:
+        oldest_counted = (
+            counted.filter(**match).order_by("-created_at").values_list("created_at", flat=True)[limit - 1 : limit]
+        )
+        for at in oldest_counted:
+            return Lockout(scope, at + window)
+    return None
+
+
+def rate_limited(token: str, client_address: str) -> bool:
+    """True when the Link URL or the client address used up its failed attempts in the window."""
+    return lockout(token, client_address) is not None
 
 
 def _prune_attempts():
@@ -210,14 +176,31 @@ def _prune_attempts():
     LinkAttempt.objects.filter(created_at__lt=timezone.now() - keep).delete()
 
 
-def _rate_limited_result(connection) -> LinkResult:
-    minutes = settings.LINK_RATE_WINDOW_MINUTES
+def rate_limited_result(connection, lock: Lockout) -> LinkResult:
+    """What the company's user reads while a lockout lasts (the page adds when it ends)."""
+    if lock.scope == "link":
+        message = "This Link URL is locked for a while."
+        hint = "A wrong API key was entered here too many times, so for your security it is locked."
+    else:
+        message = "Too many failed attempts from your network."
+        hint = "API keys were refused too many times from your network, so for your security linking from it is paused."
     return LinkResult(
         Outcome.RATE_LIMITED,
         connection,
-        message="Too many attempts to link these books.",
-        hint=f"For your security, please wait {minutes} minutes before trying again. Nothing was saved.",
+        message=message,
+        hint=hint + " Nothing was saved, and you need not ask for a new Link URL.",
+        until=lock.until,
     )
+
+
+def check_link(token: str, client_address: str) -> LinkResult:
+    """find_link, then the lockouts: whether the Link form may be shown and used from this address."""
+    found = find_link(token)
+    if found.ok:
+        lock = lockout(token, client_address)
+        if lock is not None:
+            return rate_limited_result(found.connection, lock)
+    return found
 
 
 @sensitive_variables("api_key", "credentials")
@@ -228,12 +211,10 @@ def submit_credentials(token: str, api_key: str, client_address: str) -> LinkRes
     queued. Rejected or unreachable: nothing stored, status unchanged. Every attempt
     is recorded (timeline and LinkAttempt); the key never is.
     """
-    found = find_link(token)
+    found = check_link(token, client_address)
     if not found.ok:
         return found
     connection = found.connection
-    if rate_limited(token, client_address):
-        return _rate_limited_result(connection)
     _prune_attempts()
     attempt = LinkAttempt.objects.create(token_hash=token_hash(token), client_address=client_address[:64])
 
@@ -258,36 +239,52 @@ def submit_credentials(token: str, api_key: str, client_address: str) -> LinkRes
 
 
 @sensitive_variables("credentials")
+def accept_credentials(locked, credentials, *, actor_label, reason, via=None) -> bool:
+    """Store checked credentials on a locked connection and link it; returns whether it was a relink.
+
+    The one way a connection becomes Linked with new credentials, from the Link page or
+    the API: credentials stored, the Link URL marked used, the timeline told, the status
+    moved (when not Linked already) and the first pulls queued. Call inside a transaction
+    holding the row's lock. `reason(relink)` words the status change.
+    """
+    relink = locked.status != S.PENDING_AUTH
+    store_credentials(locked, credentials, validated_by="link")
+    if locked.link_token and locked.link_token_used_at is None:
+        locked.link_token_used_at = timezone.now()  # the Link URL has done its job
+        locked.save(update_fields=["link_token_used_at"])
+    detail = {"fingerprint": locked.credentials_fingerprint, "relink": relink} | ({"via": via} if via else {})
+    record_event(
+        locked,
+        ConnectionEvent.Kind.LINK_ACCEPTED,
+        f"{locked.integration.name} accepted the API key"
+        + (" (relinked: the credentials were updated)." if relink else "."),
+        actor_label=actor_label,
+        detail=detail,
+    )
+    if locked.status != S.LINKED:
+        status.move(locked, S.LINKED, reason=reason(relink), actor_label=actor_label)
+        queue_first_link_pulls(locked)
+    return relink
+
+
+@sensitive_variables("credentials")
 def _accept(connection, token, credentials) -> LinkResult:
     with transaction.atomic():
         # Lock the row: two submissions of one token must not both link.
         locked = Connection.objects.select_for_update().select_related("integration", "company").get(pk=connection.pk)
         if locked.link_token != token or locked.link_token_used_at is not None or locked.status == S.LINKED:
             return find_link(token)  # used, relinked or replaced meanwhile: say which
-        relink = locked.status != S.PENDING_AUTH
-        store_credentials(locked, credentials, validated_by="link")
-        locked.link_token_used_at = timezone.now()
-        locked.save(update_fields=["link_token_used_at"])
-        record_event(
-            locked,
-            ConnectionEvent.Kind.LINK_ACCEPTED,
-            f"{locked.integration.name} accepted the API key"
-            + (" (relinked: the credentials were updated)." if relink else "."),
-            actor_label=COMPANY_USER,
-            detail={"fingerprint": locked.credentials_fingerprint, "relink": relink},
-        )
-        if relink:
-            reason = "The company's user relinked with a new API key."
-        else:
-            reason = "The company's user linked their books."
-        status.move(locked, S.LINKED, reason=reason, actor_label=COMPANY_USER)
-        queue_first_link_pulls(locked)
+        accept_credentials(locked, credentials, actor_label=COMPANY_USER, reason=_link_page_reason)
     return LinkResult(
         Outcome.ACCEPTED,
         locked,
         message=f"Your {locked.integration.name} books are now linked.",
         hint="We have started reading your data. You can close this page.",
     )
+
+
+def _link_page_reason(relink):
+    return "The company's user relinked with a new API key." if relink else "The company's user linked their books."
 
 
 @sensitive_variables("api_key")

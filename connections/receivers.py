@@ -1,4 +1,4 @@
-"""What connections does when `integrations` announces a change (connected in `ConnectionsConfig.ready`).
+"""What connections does when `integrations` or a connection announces a change (connected in `ready()`).
 
 Both run inside the change's transaction: the data statuses follow it, or neither is saved.
 """
@@ -15,3 +15,8 @@ def integration_settings_changed(sender, integration, sync_changes, **kwargs):
     """Sync settings saved: the frequencies that say when data goes stale may have changed."""
     if sync_changes:
         data_status.integration_changed(integration)
+
+
+def connection_status_changed(sender, connection, **kwargs):
+    """Stale data is only counted while Linked, from the link time."""
+    data_status.connection_moved(connection)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .events import record_event
 from .models import Connection, ConnectionEvent
-from .sync import data_status
+from .signals import connection_status_changed
 
 S = Connection.Status
 
@@ -51,7 +51,7 @@ def move(connection, target, *, reason, actor=None, actor_label=None):
             locked.linked_at = now
             fields.append("linked_at")
         locked.save(update_fields=fields)
-        data_status.connection_moved(locked)  # stale data is only counted while Linked, from the link time
+        connection_status_changed.send(Connection, connection=locked, before=current, after=target, reason=reason)
         record_event(
             locked,
             ConnectionEvent.Kind.STATUS_CHANGED,

@@ -9,7 +9,9 @@ from django.contrib import admin
 from .models import AuditEvent, Integration, SyncSetting
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnly:
+    """Django admin shows these rows but never changes them: the portal's own pages do, audited."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -20,20 +22,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class SyncSettingInline(admin.TabularInline):
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
+
+
+class SyncSettingInline(ReadOnly, admin.TabularInline):
     model = SyncSetting
     fields = ["data_type", "fetch_on_first_link", "frequency"]
     readonly_fields = fields
     extra = 0
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Integration)

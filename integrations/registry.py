@@ -40,6 +40,56 @@ FREQUENCY_SECONDS = {
 }
 
 
+class ColumnKind(enum.StrEnum):
+    """How a column's values are written and sorted."""
+
+    TEXT = "text"
+    EMAIL = "email"
+    DATE = "date"
+    MONEY = "money"
+    STATUS = "status"
+
+
+# What a column may show: a NormalizedRecord field, a field as received ("attributes.<name>"),
+# or OWED: what is still owed on the documents of another data type that name this record in
+# their `related_id` (a customer's unpaid invoices), drafts and voided ones not counted.
+RECORD_FIELDS = ("number", "name", "issued_on", "due_on", "total", "balance", "currency", "status", "related_id")
+ATTRIBUTE_PREFIX = "attributes."
+OWED = "owed"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the record browser for a data type; every column can be sorted on.
+
+    `key` names it in the page's address (`?sort=-date`); `total` labels the sum shown above
+    the list for a money column worth adding up ("" for none).
+    """
+
+    key: str
+    label: str
+    field: str  # see RECORD_FIELDS, ATTRIBUTE_PREFIX and OWED
+    kind: ColumnKind = ColumnKind.TEXT
+    total: str = ""
+
+    def __post_init__(self):
+        if not (self.field in RECORD_FIELDS or self.field == OWED or self.field.startswith(ATTRIBUTE_PREFIX)):
+            raise ValueError(f"column {self.key!r} shows an unknown field {self.field!r}")
+
+    @property
+    def attribute(self) -> str:
+        """The name of the field as received, for an "attributes.<name>" column ("" otherwise)."""
+        return self.field.removeprefix(ATTRIBUTE_PREFIX) if self.field.startswith(ATTRIBUTE_PREFIX) else ""
+
+
+# The columns of a data type that declares none: what every record has.
+DEFAULT_COLUMNS = (
+    Column("number", "Number", "number"),
+    Column("name", "Name", "name"),
+    Column("status", "Status", "status", ColumnKind.STATUS),
+)
+
+
 @dataclass(frozen=True)
 class DataType:
     """One data type a provider can read, named as Codat names it."""
@@ -51,6 +101,25 @@ class DataType:
     fetch_on_first_link: bool = True
     frequency: Frequency = Frequency.DAILY
     has_amounts: bool = False  # records carry totals/balances worth summing in the browser
+    columns: tuple[Column, ...] = DEFAULT_COLUMNS  # the record browser's, in order
+    default_sort: str = ""  # a column key, "-" first for descending; "" for the first column ascending
+    # For a person or firm: the data type of the documents that name it in their related_id
+    # (a customer's invoices), which its OWED column adds up.
+    documents: str = ""
+
+    def __post_init__(self):
+        keys = [column.key for column in self.columns]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{self.name}: two columns share a key")
+        if self.default_sort and self.default_sort.lstrip("-") not in keys:
+            raise ValueError(f"{self.name}: default_sort {self.default_sort!r} is not one of its columns")
+        if any(column.field == OWED for column in self.columns) and not self.documents:
+            raise ValueError(f"{self.name}: an owed column needs the data type of its documents")
+
+    @property
+    def sort(self) -> str:
+        """The order the record browser opens in."""
+        return self.default_sort or self.columns[0].key
 
 
 class CredentialStatus(enum.StrEnum):

@@ -16,7 +16,7 @@ from .forms import ActivityFilterForm, IntegrationSearchForm, NoSettingsForm, sy
 from .models import AuditEvent, Integration
 
 CHANGE_PERM = "integrations.change_integration"
-HISTORY_ON_MANAGE_PAGE = 20
+HISTORY_ON_MANAGE_PAGE = 5  # the latest; the Activity page, filtered to the integration, has the rest
 EVENTS_PER_PAGE = 50
 
 
@@ -82,7 +82,8 @@ def integration_manage(request, key):
         "sync_rows": [(form, provider.data_type(form.instance.data_type)) for form in formset.forms],
         "overrides": _overrides(settings_form),
         "integration_settings": integration.effective_settings(),
-        "history": integration.audit_events.select_related("actor")[:HISTORY_ON_MANAGE_PAGE],
+        "history": list(integration.audit_events.select_related("actor")[:HISTORY_ON_MANAGE_PAGE]),
+        "history_count": integration.audit_events.count(),
         "can_change": request.user.has_perm(CHANGE_PERM),
     }
     return render(request, "integrations/integration_manage.html", ctx)

@@ -158,18 +158,29 @@ if CREDENTIAL_KEYS_DERIVED:
         base64.urlsafe_b64encode(hashlib.sha256(("credentials:" + SECRET_KEY).encode()).digest()).decode()
     ]
 
-# Link pages
+# Link pages. Only failed attempts (a refused key) count against the limits, per Link URL
+# and, much higher because an office or a load balancer shares one, per client address.
 LINK_TOKEN_TTL_HOURS = env.int("LINK_TOKEN_TTL_HOURS", default=24 * 7)
 LINK_RATE_LIMIT = env.int("LINK_RATE_LIMIT", default=10)
+LINK_ADDRESS_RATE_LIMIT = env.int("LINK_ADDRESS_RATE_LIMIT", default=50)
 LINK_RATE_WINDOW_MINUTES = env.int("LINK_RATE_WINDOW_MINUTES", default=15)
+
+# How many reverse proxies (load balancers) stand in front of the portal, each appending
+# the address it was reached from to X-Forwarded-For. 0: the client is REMOTE_ADDR and the
+# header is ignored (a client can write anything in it).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more (the number of proxies in front of the portal).")
 
 # Django-Q2
 # A pull never runs longer than PULL_TIMEOUT seconds; the queue re-offers a task only
 # after `retry` seconds, which must exceed `timeout` so one task never runs twice at once.
 PULL_TIMEOUT = env.int("PULL_TIMEOUT", default=1800)
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every process of one portal (web and every qcluster) must share Q_CLUSTER_NAME: it names
+# the Redis queue and salts the signed tasks. django-q2 reads the same variable itself.
 Q_CLUSTER = {
-    "name": "portal",
+    "name": env.str("Q_CLUSTER_NAME", default="portal"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": PULL_TIMEOUT,
     "retry": PULL_TIMEOUT + 60,
@@ -184,6 +195,15 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Health check (/healthz): the worker is taken for dead when no django-q task has finished
+# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish two tasks a minute on
+# an idle portal, and the scheduler looks every 30 seconds: 180 leaves room for both.
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
+# Seconds the broker ping may take before the check gives up on it.
+HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
+# Load balancers probe over plain HTTP: /healthz answers without the HTTPS redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Sync engine. A running pull writes a heartbeat every SYNC_HEARTBEAT_SECONDS; the
 # watchdog (twice a minute: schedule_syncs) fails and requeues a pull silent for

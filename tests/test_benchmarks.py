@@ -23,6 +23,12 @@ for name, ms in bench_pages.measure().items():
     print(f"{name}: {ms:.1f} ms")
 """
 
+WRITES = """
+import sys
+from benchmarks import bench_writes
+bench_writes.main(["--rounds", "1", "--pages", "1", "--database", sys.argv[1]])
+"""
+
 CLIENT = """
 from benchmarks import bench_client
 bench_client.main(["--pages", "2", "--repeat", "1"])
@@ -54,6 +60,13 @@ def test_the_pages_benchmark_seeds_the_current_schema_and_serves_every_page(tmp_
     out = run_bench(PAGES, str(tmp_path / "pages.sqlite3"), tmp_path=tmp_path)
     for page in ("companies list", "record browser", "dashboard", "pull page", "record page"):
         assert f"{page}: " in out
+
+
+def test_the_writes_benchmark_times_every_fast_path_and_both_sides_store_the_same(tmp_path):
+    out = run_bench(WRITES, str(tmp_path / "writes.sqlite3"), tmp_path=tmp_path)
+    for write in ("upsert, new records", "upsert, changed records", "progress", "success"):
+        assert f"{write} " in out
+    assert "both sides stored the same records: yes" in out
 
 
 def test_the_client_benchmark_prints_its_ratio(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import Connection
 from portal.logs import OneLineRefusals
 from tests import factory

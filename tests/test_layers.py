@@ -1,5 +1,6 @@
 """One direction of dependency: `connections` uses `integrations`, never the reverse; no import cycles;
-migrations import no application code (what an old migration does must not change with the app)."""
+the connections migrations import no application code (what an old migration does must not change
+with the app)."""
 
 import ast
 from pathlib import Path

@@ -93,6 +93,8 @@ API_ENDPOINTS = (
 EXPECTATIONS = {
     # The shell: home only redirects (to the dashboard, which has its own rule).
     "home": Rule(get={ANON: LOGIN, OUTSIDER: 302, SUPPORT: 302, ADMIN: 302}),
+    # The health check: public, 200 or 503 by the state of the database, broker and workers.
+    "healthz": Rule(get={persona: frozenset({200, 503}) for persona in PERSONAS}),
     "login": Rule(get={ANON: 200, OUTSIDER: 302, SUPPORT: 302, ADMIN: 302}),
     "logout": Rule(
         get={ANON: LOGIN, OUTSIDER: 405, SUPPORT: 405, ADMIN: 405},
@@ -287,7 +289,7 @@ def test_it_answers_each_persona_as_the_table_says(name, persona, world, client)
 
 def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
     """The table itself: a logged-in user without a role reads and changes nothing."""
-    open_to_all = {"login", "logout", "home", "connections:link", "connections:link-done", "api-unknown"}
+    open_to_all = {"login", "logout", "home", "healthz", "connections:link", "connections:link-done", "api-unknown"}
     open_to_all |= {name for name in EXPECTATIONS if name.startswith("api:")}  # 401: a login is no key
     for name, rule in EXPECTATIONS.items():
         if name in open_to_all:
@@ -297,7 +299,7 @@ def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
 
 
 def test_it_sends_anonymous_users_to_login_except_on_public_pages():
-    public = {"login", "connections:link", "connections:link-done"}
+    public = {"login", "healthz", "connections:link", "connections:link-done"}
     for name, rule in EXPECTATIONS.items():
         if name.startswith("api:") or name == "api-unknown":
             assert rule.get[ANON] in (401, 404), name  # the API answers for itself, never with the login page

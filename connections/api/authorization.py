@@ -12,17 +12,14 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.registry import CredentialStatus
 
-from .. import status
-from ..credentials import store_credentials
 from ..events import record_event
 from ..forms import active_connection_in_category, one_active_message
+from ..link import accept_credentials
 from ..models import Connection, ConnectionEvent
-from ..sync.queueing import queue_first_link_pulls
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +88,10 @@ def update_authorization(connection, api_key: str, *, actor_label: str) -> Autho
     )
 
 
+def _api_reason(relink):
+    return "Relinked with a new API key through the API." if relink else "Linked through the API."
+
+
 @sensitive_variables("credentials")
 def _accept(connection, credentials, actor_label) -> AuthorizationResult:
     try:
@@ -98,24 +99,7 @@ def _accept(connection, credentials, actor_label) -> AuthorizationResult:
             locked = (
                 Connection.objects.select_for_update().select_related("integration", "company").get(pk=connection.pk)
             )
-            relink = locked.status != S.PENDING_AUTH
-            store_credentials(locked, credentials, validated_by="link")
-            if locked.link_token and locked.link_token_used_at is None:
-                # The Link URL has done its job: the books are linked.
-                locked.link_token_used_at = timezone.now()
-                locked.save(update_fields=["link_token_used_at"])
-            record_event(
-                locked,
-                ConnectionEvent.Kind.LINK_ACCEPTED,
-                f"{locked.integration.name} accepted the API key"
-                + (" (relinked: the credentials were updated)." if relink else "."),
-                actor_label=actor_label,
-                detail={"fingerprint": locked.credentials_fingerprint, "relink": relink, "via": "api"},
-            )
-            if locked.status != S.LINKED:
-                reason = "Relinked with a new API key through the API." if relink else "Linked through the API."
-                status.move(locked, S.LINKED, reason=reason, actor_label=actor_label)
-                queue_first_link_pulls(locked)
+            accept_credentials(locked, credentials, actor_label=actor_label, reason=_api_reason, via="api")
     except IntegrityError:
         # Another connection in the category became active meanwhile: the constraint held.
         return AuthorizationResult(REFUSED, connection, refusal(connection) or "Try again.")

@@ -16,7 +16,7 @@ from portal.api.fields import (
     codat_datetime,
 )
 
-from ..link import link_url
+from ..link_urls import link_url
 from ..models import FAILED_PULL_STATUSES, Connection, PullOperation
 
 CONNECTION_STATUSES = [status.value for status in Connection.Status]

@@ -244,4 +244,3 @@ class ConnectionAuthorization(APIView):
         if result.outcome != authorization.ACCEPTED:
             raise bad_request(result.message, item="apiKey", validator="credentials")
         return Response(_connection(request, lookups.connection_or_404(company, connection_id)))
-

@@ -273,4 +273,3 @@ class RecordList(APIView):
             records = records.filter(updated_at__gte=moment)
         records = filtered(request, records, RECORD_FIELDS, "Record", ("remote_id", "pk"))
         return Response(paged(request, records, lambda record: RecordSerializer(record).data))
-

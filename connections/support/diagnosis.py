@@ -46,7 +46,7 @@ class Diagnosis:
         return f"{self.sentence} — {self.action}"
 
 
-class _InFlight:
+class InFlight:
     """What the sentences about pulls in flight need beyond the rows, each read once and only when needed."""
 
     def __init__(self, connection, now):
@@ -75,7 +75,7 @@ def _labels(rows):
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _times(failures):
+def times(failures):
     return "once" if failures == 1 else f"{failures} times in a row"
 
 
@@ -84,7 +84,7 @@ def _times(failures):
 #
 
 
-def _stalled_outlook(pull, flight):
+def stalled_outlook(pull, flight):
     """(what happens next to a pull not moving, what to do)."""
     now = flight.now
     run = health.watchdog_run(pull, flight.schedule_runs, now)
@@ -111,7 +111,7 @@ def _no_progress(pull, now):
     return f"no progress for {elapsed(health.silent_since(pull), now)}"
 
 
-def _retry_state(pull, now):
+def retry_state(pull, now):
     """'attempt 3 of 5, next try at 10:42:05 — Clear Books did not answer'."""
     if pull.retry_at is not None and pull.retry_at > now:
         when = f"next try at {format_time(pull.retry_at, now)}"
@@ -121,7 +121,7 @@ def _retry_state(pull, now):
     return f"attempt {pull.retry_attempt} of {pull.retry_attempts}, {when} — {reason}"
 
 
-def _waiting_state(rows, flight):
+def waiting_state(rows, flight):
     """(how long the oldest has waited, why nobody has picked them up, what to do)."""
     connection, now = flight.connection, flight.now
     oldest = min(row.active_pull.requested_at for row in rows)
@@ -165,7 +165,7 @@ def _in_flight(rows, flight):
     for row in rows:
         if row.activity == Activity.STALLED:
             pull = row.active_pull
-            when, action = _stalled_outlook(pull, flight)
+            when, action = stalled_outlook(pull, flight)
             found.append(Diagnosis("bad", f"{row.label}: {_no_progress(pull, now)} on pull {pull.pk}; {when}", action))
     for row in rows:
         if row.activity == Activity.RETRYING:
@@ -173,14 +173,14 @@ def _in_flight(rows, flight):
             found.append(
                 Diagnosis(
                     "warn",
-                    f"Retrying {row.label.lower()}: {_retry_state(pull, now)}",
+                    f"Retrying {row.label.lower()}: {retry_state(pull, now)}",
                     f"nothing to do yet: pull {pull.pk} tries again by itself; if every try fails, it ends with "
                     "the error and the schedule tries again later.",
                 )
             )
     waiting = [row for row in rows if row.activity == Activity.WAITING]
     if waiting:
-        waited, why, action = _waiting_state(waiting, flight)
+        waited, why, action = waiting_state(waiting, flight)
         found.append(Diagnosis("warn", f"{_labels(waiting)} queued for {waited}; {why}", action))
     return found
 
@@ -279,7 +279,7 @@ def _failure_diagnosis(row):
     failed = row.failed_pull
     error = (failed.error_message if failed else "").rstrip(".") or "no error was recorded"
     on = f" on pull {failed.pk}" if failed else ""
-    sentence = f"{row.label} failed {_times(row.failures_in_row)}; the last error{on}: {error}"
+    sentence = f"{row.label} failed {times(row.failures_in_row)}; the last error{on}: {error}"
     label = row.label.lower()
     if row.activity:
         action = f"{_again(row)}, so there is nothing to refresh."
@@ -339,7 +339,7 @@ def diagnose(connection, rows, stuck=(), now=None) -> list[Diagnosis]:
     row shows are said too).
     """
     now = now or timezone.now()
-    flight = _InFlight(connection, now)
+    flight = InFlight(connection, now)
     found = []
     status = _status_diagnosis(connection, has_live_link(connection, now))
     if status:
@@ -362,56 +362,3 @@ def diagnose(connection, rows, stuck=(), now=None) -> list[Diagnosis]:
             found.append(first_sync)
     found.extend(d for d in failing if d.tone != "bad")
     return found
-
-
-#
-# Each data type's line in the data status table
-#
-
-
-def data_type_lines(connection, rows, now=None):
-    """Set each row's `line`: what its data type is doing now, or what is wrong with it; "" when all is well."""
-    now = now or timezone.now()
-    flight = _InFlight(connection, now)
-    for row in rows:
-        row.line = _line(row, connection, flight)
-    return rows
-
-
-def _line(row, connection, flight):
-    now, pull = flight.now, row.active_pull
-    if row.activity == Activity.STALLED:
-        when, _ = _stalled_outlook(pull, flight)
-        return f"No progress for {elapsed(health.silent_since(pull), now)}; {when}."
-    if row.activity == Activity.RETRYING:
-        return f"Retrying: {_retry_state(pull, now)}."
-    if row.activity == Activity.WAITING:
-        _, why, _ = _waiting_state([row], flight)
-        return f"Queued for {elapsed(pull.requested_at, now)}; {why}."
-    if row.activity == Activity.QUEUED:
-        return f"Queued {elapsed(pull.requested_at, now)} ago (pull {pull.pk})."
-    if row.activity == Activity.RUNNING:
-        fetched = f"{pull.records_fetched:,} record{'s' if pull.records_fetched != 1 else ''}"
-        return f"Reading: {fetched} so far (pull {pull.pk})."
-    if row.failures_in_row:
-        failed = row.failed_pull
-        error = (failed.error_message if failed else "").rstrip(".") or "no error was recorded"
-        on = f" on pull {failed.pk}" if failed else ""
-        return f"Failed {_times(row.failures_in_row)}{on}: {error}."
-    if row.is_stale:
-        return f"Stale: no successful sync since {format_datetime(row.stale_since)}."
-    return ""  # never read: the status column says "not read yet"
-
-
-def pull_line(pull, now=None):
-    """What one pull is doing now, for its own page: retrying, not moving or waiting; "" otherwise."""
-    now = now or timezone.now()
-    doing = health.activity(pull, now) if pull.status in (PullStatus.QUEUED, *health.RUNNING) else ""
-    if doing == Activity.RETRYING:
-        return f"Retrying: {_retry_state(pull, now)}."
-    if doing == Activity.STALLED:
-        when, _ = _stalled_outlook(pull, _InFlight(pull.connection, now))
-        return f"No progress for {elapsed(health.silent_since(pull), now)}; {when}."
-    if doing == Activity.WAITING:
-        return f"Queued for {elapsed(pull.requested_at, now)}; no worker has picked it up."
-    return ""

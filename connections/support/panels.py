@@ -3,10 +3,10 @@ a connection's card, what may be said of its credentials, a pull's progress, a r
 
 from portal.web.dates import timespan
 
-from ..link import can_issue_new_link_url, link_url
+from ..link_urls import can_issue_new_link_url, link_url
 from ..models import ACTIVE_PULL_STATUSES, PullStatus
 from ..sync.queueing import refresh_refusal
-from . import diagnosis, health
+from . import health, lines
 
 MAX_DEPTH = 12  # attributes nest a few levels; deeper is shown as text rather than recursed into
 
@@ -16,7 +16,7 @@ def connection_cards(connections, request, now):
     by_connection = health.health_for_connections(connections, now)
     cards = []
     for connection in connections:
-        rows = diagnosis.data_type_lines(connection, by_connection[connection.pk], now)
+        rows = lines.data_type_lines(connection, by_connection[connection.pk], now)
         cards.append(
             {
                 "connection": connection,
@@ -58,7 +58,7 @@ def pull_progress(pull, now=None):
         percent, tone = min(99, pull.records_fetched * 100 // pull.expected_records), ""
     else:
         percent, tone = None, ""
-    return {"pull": pull, "active": active, "percent": percent, "tone": tone, "doing": diagnosis.pull_line(pull, now)}
+    return {"pull": pull, "active": active, "percent": percent, "tone": tone, "doing": lines.pull_line(pull, now)}
 
 
 def attribute_tree(value, depth=0):

@@ -1,1 +1,2 @@
-"""The sync engine: pull operations, the record store, queueing, schedules and their django-q2 tasks."""
+"""The sync engine: pull operations (pulls, progress, outcomes), the record store, data statuses
+and their staleness, queueing, schedules and their django-q2 tasks."""

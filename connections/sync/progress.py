@@ -27,7 +27,7 @@ class Progress:
     """Saves a pull's counts and heartbeat after each page, with one small UPDATE.
 
     Plain SQL, made once per pull: a sync saves progress after every page, and the ORM
-    compiling this UPDATE each time costs several times what running it does (see
+    compiling this UPDATE each time costs more than running it does (measured in
     benchmarks/README.md). Filtered on Fetching: a pull cancelled or failed by the
     watchdog raises Stopped.
     """

@@ -68,13 +68,13 @@ def _span(seconds):
 
 
 def after_success(connection_id, data_type, finished, using="default") -> dict:
-    """`values()` for the UPDATE that saves a success at `finished`, as plain SQL.
+    """`scheduled` and `stale_after` for the UPDATE that saves a success at `finished`, as plain SQL.
 
-    The same rule: the last success is `finished`, so `stale_after` is `finished` plus twice
-    the interval of the data type's frequency, where the schedule runs for the row, which
-    the database reads in that UPDATE from the rows as they are then. Plain SQL, made once
+    The rule of `values()`, the last success being `finished`: `stale_after` is `finished`
+    plus twice the interval of the data type's frequency, where the schedule runs for the
+    row, which the database reads in that UPDATE from the rows as they are then. Plain SQL, made once
     per database: every pull that completes saves this, and the ORM compiling `values()`
-    costs several times what running it does (see benchmarks/README.md).
+    costs more than running it does (measured in benchmarks/README.md).
     """
     scheduled_sql, stale_sql = _success_sql(using)
     db = connections[using]

@@ -66,7 +66,7 @@ def _to_json(value) -> bytes:
     """Canonical JSON (sorted keys, no spaces, UTF-8) of a record's attributes.
 
     orjson, not the standard library: a sync encodes every record it reads (to compare
-    hashes), and orjson does it about 8x faster. For ASCII text its bytes are exactly
+    hashes), and that is most of a sync's own work. For ASCII text its bytes are exactly
     json.dumps(sort_keys=True, separators=(",", ":"))'s, so hashes stored by earlier
     versions still match; text with other characters is written as UTF-8, not \\u escapes.
     """

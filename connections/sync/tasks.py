@@ -1,4 +1,4 @@
-"""django-q2 entry points, thin: the work is in `pulls.sync` and `schedule`.
+"""django-q2 entry points, thin: the work is in `pulls.sync` and `schedules`.
 
 Delivery is at least once: `run_pull` for a pull that already ended, or that another
 process took, does nothing.

@@ -13,7 +13,7 @@ from portal.web.redirects import safe_next
 
 from .. import lifecycle, timeline
 from ..forms import ConnectionForm
-from ..link import can_issue_new_link_url, issue_link_url
+from ..link_urls import can_issue_new_link_url, issue_link_url
 from ..models import ACTIVE_PULL_STATUSES, Company, Connection
 from ..notes import NoteForm, add_note
 from ..recheck import NothingToTest, recheck_credentials
@@ -44,15 +44,14 @@ def _connection_page(request, connection, note_form=None):
     active = list(connection.pulls.filter(status__in=ACTIVE_PULL_STATUSES).order_by("requested_at"))
     stuck = [p for p in active if health.is_stuck(p, now)]
     limit = timeline.clean_limit(request.GET.get("timeline"))
-    entries, has_more = timeline.timeline(connection, limit)
+    story = timeline.timeline(connection, limit, request.GET.get("events", ""))
     ctx = {
         "connection": connection,
         "card": card,
         "diagnoses": diagnose(connection, card["health"], stuck, now),
         "active_pulls": active,
         "credentials": credentials_facts(connection, request.user, now),
-        "timeline": entries,
-        "timeline_more": timeline.next_limit(limit) if has_more else None,
+        "timeline": story,
         "note_form": note_form or NoteForm(connection=connection),
     }
     return render(request, "connections/connection_detail.html", ctx)

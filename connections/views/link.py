@@ -1,5 +1,6 @@
 """The public Link pages: the company's user pastes their API key (no login)."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
@@ -7,9 +8,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
+from ipware import get_client_ip
 
 from ..forms import LinkForm
-from ..link import Outcome, find_link, submit_credentials
+from ..link import Outcome, check_link, find_link, submit_credentials
 
 FALLBACK_HELP = "connections/link_help_fallback.html"
 
@@ -21,7 +23,9 @@ FALLBACK_HELP = "connections/link_help_fallback.html"
 @sensitive_variables("form")
 @require_http_methods(["GET", "POST"])
 def link(request, token):
-    found = find_link(token)
+    address = client_address(request)
+    # A locked Link URL says so as soon as it is opened, not once a key has been pasted.
+    found = check_link(token, address)
     if not found.ok:
         return _problem(request, found)
     connection = found.connection
@@ -29,7 +33,7 @@ def link(request, token):
     form = LinkForm(request.POST or None, credentials_label=provider.credentials_label)
     result = None
     if request.method == "POST" and form.is_valid():
-        result = submit_credentials(token, form.cleaned_data["api_key"], client_address(request))
+        result = submit_credentials(token, form.cleaned_data["api_key"], address)
         if result.ok:
             return redirect("connections:link-done", token=token)
         if result.outcome not in (Outcome.REJECTED, Outcome.UNREACHABLE):
@@ -64,10 +68,28 @@ def link_done(request, token):
 
 def _problem(request, result):
     ctx = {"result": result, "connection": result.connection}
-    return render(request, "connections/link_problem.html", ctx, status=result.http_status)
+    response = render(request, "connections/link_problem.html", ctx, status=result.http_status)
+    if result.retry_after is not None:
+        response["Retry-After"] = str(result.retry_after)
+    return response
 
 
 def client_address(request) -> str:
-    # REMOTE_ADDR, which a client cannot forge. Behind a load balancer it is the
-    # balancer's address: a proxy-aware middleware must set it from X-Forwarded-For.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The address the request came from, as far as this deployment's own proxies can tell.
+
+    With TRUSTED_PROXY_COUNT = 0 (the default) it is REMOTE_ADDR, which a client cannot
+    forge. Behind N reverse proxies, each of which appends the address it was reached from
+    to X-Forwarded-For, it is the N-th address from the right of that header: whatever a
+    client wrote further left is ignored. A header with fewer addresses than that was not
+    written by our proxies, so REMOTE_ADDR is used.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    # django-ipware counts the proxies after the client inside the header: the nearest
+    # proxy is REMOTE_ADDR and not in it, hence proxies - 1.
+    address, _ = get_client_ip(
+        request, proxy_count=proxies - 1, request_header_order=["HTTP_X_FORWARDED_FOR"], strict=False
+    )
+    return address or remote

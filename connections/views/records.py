@@ -3,12 +3,13 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from portal.web import dates
 from portal.web.access import require_perm
 from portal.web.paging import window
 
+from .. import records as rules
 from ..filtersets import RecordFilterSet
-from ..models import Connection, Record
-from ..records import totals_by_currency
+from ..models import Connection, DataStatus, Record
 from ..support.panels import attribute_tree
 
 PER_PAGE = 50
@@ -21,18 +22,50 @@ def record_list(request, pk, data_type):
     if dt is None:
         raise Http404(f"{connection.integration.name} has no data type {data_type!r}.")
     records = Record.objects.filter(connection=connection, data_type=data_type)
-    filters = RecordFilterSet(request.GET, records, default_sort="-date" if dt.has_amounts else "number")
-    totals = totals_by_currency(filters.qs)
+    filters = RecordFilterSet(request.GET, records, data_type=dt)
+    totals = rules.totals_by_currency(filters.qs)
+    page = window(filters.qs.defer("attributes"), request, PER_PAGE, total=totals["count"])
+    query = filters.value("q") or ""
     ctx = {
         "connection": connection,
         "data_type": dt,
         "filters": filters,
-        "query": filters.value("q") or "",
-        "next_sort": filters.header_sorts(),
+        "query": query,
+        "headers": filters.headers(),
         "totals": totals,
-        "page": window(filters.qs.defer("attributes"), request, PER_PAGE, total=totals["count"]),
+        "summaries": rules.summaries(totals, dt),
+        "page": page,
+        "rows": rules.rows(page.items, dt),
+        "empty": None if page.items or query else _why_empty(connection, dt, records),
     }
     return render(request, "connections/record_list.html", ctx)
+
+
+def _why_empty(connection, data_type, records):
+    """(sentence, hint) for a list with nothing to show: what was read, and what will happen."""
+    S = Connection.Status
+    deleted = records.filter(is_deleted=True).count()
+    name = data_type.label.lower()
+    if deleted:
+        return (
+            f"Every record of this data type read from {connection.integration.name} ({deleted}) "
+            "was deleted there since.",
+            "Tick “Show deleted records” to see them.",
+        )
+    status = DataStatus.objects.filter(connection=connection, data_type=data_type.name).first()
+    if status and status.last_successful_sync_at:
+        return (
+            f"{connection.integration.name} had no {name} when they were last read.",
+            f"The last successful pull was on {dates.format_datetime(status.last_successful_sync_at)}.",
+        )
+    hint = {
+        S.PENDING_AUTH: "They are read once the company links its books with the Link URL.",
+        S.LINKED: "They appear after the first successful pull.",
+        S.DEAUTHORIZED: f"{connection.integration.name} rejected the credentials before any were read: "
+        "they are read once the company relinks.",
+        S.UNLINKED: "The connection is unlinked, so nothing more is read.",
+    }.get(connection.status, "")
+    return (f"No {name} have been read yet.", hint)
 
 
 @require_perm("connections.view_record")
@@ -46,6 +79,7 @@ def record_detail(request, pk):
         "connection": record.connection,
         "data_type_label": dt.label if dt else record.data_type,
         "has_amounts": bool(dt and dt.has_amounts),
+        "not_owed": record.status in rules.NOT_OWED,
         "attributes": attribute_tree(record.attributes),
     }
     return render(request, "connections/record_detail.html", ctx)

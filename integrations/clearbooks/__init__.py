@@ -6,8 +6,28 @@ the registry.
 
 from django.conf import settings as django_settings
 
-from ..registry import DataType, Frequency, Provider, register
+from ..registry import OWED, Column, DataType, Frequency, Provider, register
+from ..registry import ColumnKind as Kind
 from .forms import ClearBooksSettingsForm
+
+# Customers and suppliers: who they are, how to reach them, and what is outstanding on the
+# invoices (bills) that name them.
+PEOPLE = (
+    Column("name", "Name", "name"),
+    Column("email", "E-mail", "attributes.email", Kind.EMAIL),
+    Column("balance", "Balance", OWED, Kind.MONEY),
+)
+
+
+# Invoices and bills. "Outstanding" leaves drafts and voided documents out of its sum.
+DOCUMENTS = (
+    Column("number", "Number", "number"),
+    Column("date", "Date", "issued_on", Kind.DATE),
+    Column("due", "Due", "due_on", Kind.DATE),
+    Column("status", "Status", "status", Kind.STATUS),
+    Column("amount", "Total", "total", Kind.MONEY, total="sum of totals"),
+    Column("balance", "Outstanding", "balance", Kind.MONEY, total="outstanding (drafts and voided not counted)"),
+)
 
 
 @register
@@ -22,14 +42,74 @@ class ClearBooksProvider(Provider):
     credentials_label = "Clear Books API key"
     settings_form = ClearBooksSettingsForm
     data_types = (
-        DataType("customers", "Customers", "listEntities (type customer)", incremental=True),
-        DataType("suppliers", "Suppliers", "listEntities (type supplier)", incremental=True),
-        DataType("invoices", "Invoices", "listInvoices (sales ledger)", has_amounts=True),
-        DataType("bills", "Bills", "listInvoices (purchases ledger)", has_amounts=True),
-        DataType("chartOfAccounts", "Chart of accounts", "listAccountCodes", frequency=Frequency.WEEKLY),
-        DataType("bankAccounts", "Bank accounts", "listBankAccounts", has_amounts=True),
-        DataType("trackingCategories", "Tracking categories", "listProjects", frequency=Frequency.WEEKLY),
-        DataType("paymentMethods", "Payment methods", "listPaymentMethods", frequency=Frequency.WEEKLY),
+        DataType(
+            "customers",
+            "Customers",
+            "listEntities (type customer)",
+            incremental=True,
+            columns=PEOPLE,
+            documents="invoices",
+        ),
+        DataType(
+            "suppliers",
+            "Suppliers",
+            "listEntities (type supplier)",
+            incremental=True,
+            columns=PEOPLE,
+            documents="bills",
+        ),
+        DataType(
+            "invoices",
+            "Invoices",
+            "listInvoices (sales ledger)",
+            has_amounts=True,
+            columns=DOCUMENTS,
+            default_sort="-date",
+        ),
+        DataType(
+            "bills",
+            "Bills",
+            "listInvoices (purchases ledger)",
+            has_amounts=True,
+            columns=DOCUMENTS,
+            default_sort="-date",
+        ),
+        DataType(
+            "chartOfAccounts",
+            "Chart of accounts",
+            "listAccountCodes",
+            frequency=Frequency.WEEKLY,
+            columns=(
+                Column("number", "Code", "number"),
+                Column("name", "Name", "name"),
+                Column("status", "Status", "status", Kind.STATUS),
+            ),
+        ),
+        DataType(
+            "bankAccounts",
+            "Bank accounts",
+            "listBankAccounts",
+            has_amounts=True,
+            columns=(
+                Column("name", "Name", "name"),
+                Column("account", "Ledger account", "related_id"),
+                Column("balance", "Balance", "balance", Kind.MONEY, total="sum of balances"),
+            ),
+        ),
+        DataType(
+            "trackingCategories",
+            "Tracking categories",
+            "listProjects",
+            frequency=Frequency.WEEKLY,
+            columns=(Column("name", "Name", "name"), Column("status", "Status", "status", Kind.STATUS)),
+        ),
+        DataType(
+            "paymentMethods",
+            "Payment methods",
+            "listPaymentMethods",
+            frequency=Frequency.WEEKLY,
+            columns=(Column("name", "Name", "name"), Column("status", "Status", "status", Kind.STATUS)),
+        ),
     )
 
     def wsdl_url(self, settings: dict) -> str:

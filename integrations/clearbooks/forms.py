@@ -49,14 +49,12 @@ class ClearBooksSettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Deployment settings win over the admin's: say so next to the field they override.
+        # Deployment settings win over the admin's. The Manage page says so once, above the
+        # fields (from `overrides`); the field's own help then only says what it is.
         self.overrides = {}
         if django_settings.CLEARBOOKS_WSDL_URL:
             self.overrides["wsdl_url"] = django_settings.CLEARBOOKS_WSDL_URL
-            self.fields["wsdl_url"].help_text = (
-                f"Overridden: the CLEARBOOKS_WSDL_URL environment variable sets it to "
-                f"{django_settings.CLEARBOOKS_WSDL_URL}. The value here is used only when that variable is empty."
-            )
+            self.fields["wsdl_url"].help_text = "Where the Clear Books SOAP description is read from."
 
     def clean_app_name(self):
         return self.cleaned_data["app_name"].strip()

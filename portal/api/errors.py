@@ -1,8 +1,8 @@
 """Codat's error body for every error the API answers, with the request's correlation id.
 
-    {"statusCode": 404, "service": "PublicApi", "error": "…", "correlationId": "…",
-     "validation": null | {"errors": [{"itemId", "message", "validatorName"}], "warnings": []},
-     "canBeRetried": "Unknown", "detailedErrorCode": 0}
+{"statusCode": 404, "service": "PublicApi", "error": "…", "correlationId": "…",
+ "validation": null | {"errors": [{"itemId", "message", "validatorName"}], "warnings": []},
+ "canBeRetried": "Unknown", "detailedErrorCode": 0}
 """
 
 import logging

@@ -12,7 +12,8 @@ from django.db import transaction
 from connections import lifecycle, status
 from connections.credentials import store_credentials
 from connections.events import SYSTEM
-from connections.link import Outcome, can_issue_new_link_url, issue_link_url, link_url, submit_credentials
+from connections.link import Outcome, submit_credentials
+from connections.link_urls import can_issue_new_link_url, issue_link_url, link_url
 from connections.models import Company, Connection
 
 # The demo is development equipment, like the sandbox whose keys it hands out; the import
@@ -23,7 +24,7 @@ from integrations.registry import CredentialStatus
 
 S = Connection.Status
 DEMO_INTEGRATION = "jhch"
-DEMO_ADDRESS = "127.0.0.1"  # the seeding's own Link attempts count against this address
+DEMO_ADDRESS = "127.0.0.1"  # recorded with the seeding's Link attempts (a successful link counts against nothing)
 
 LINKED = "Hartley & Sons Joinery"
 PENDING = "Meadow Lane Bakery"

@@ -30,14 +30,35 @@ def timespan(start, end, depth=2) -> str:
     return timesince(start, end, depth=depth).replace("\xa0", " ")
 
 
+# The units of a relative time, largest first: (name, seconds). No weeks: "in 7 days" reads
+# better than "in 1 week" next to a date, and a Link URL lasts 7 days.
+UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def rounded_span(seconds: float) -> str:
+    """'7 days': the largest unit that fits, rounded to the nearest whole one ('' under a minute).
+
+    Rounded, not cut: a Link URL issued a moment ago lasts 6 days 23 hours 59 minutes, which
+    is "7 days", not "6 days"; and 23 hours 45 minutes is "1 day".
+    """
+    seconds = abs(seconds)
+    for index, (name, size) in enumerate(UNITS):
+        if seconds >= size:
+            count = int(seconds / size + 0.5)
+            bigger = UNITS[index - 1] if index else None
+            if bigger and count * size >= bigger[1]:  # rounded up into the next unit
+                name, count = bigger[0], 1
+            return f"{count} {name}{'' if count == 1 else 's'}"
+    return ""
+
+
 def relative(value, now=None) -> str:
-    """'5 minutes ago', 'in 2 hours' or 'just now'."""
+    """'5 minutes ago', 'in 7 days' or 'just now' (under a minute either way), rounded."""
     now = now or timezone.now()
-    if value <= now:
-        span = timespan(value, now, depth=1)
-        return "just now" if span.startswith("0 minutes") else f"{span} ago"
-    span = timespan(now, value, depth=1)
-    return "just now" if span.startswith("0 minutes") else f"in {span}"
+    span = rounded_span((value - now).total_seconds())
+    if not span:
+        return "just now"
+    return f"{span} ago" if value <= now else f"in {span}"
 
 
 def format_hour(value) -> str:

@@ -121,8 +121,9 @@ def test_the_life_of_a_connection_through_codats_sdk(live_server, sandbox, start
         codat.settings.update_sync_settings(
             request={
                 "client_id": current.client_id,
-                "settings": [{"data_type": "invoices", "fetch_on_first_link": False, "sync_schedule": 1,
-                              "sync_order": 0}],  # fmt: skip
+                "settings": [
+                    {"data_type": "invoices", "fetch_on_first_link": False, "sync_schedule": 1, "sync_order": 0}
+                ],  # fmt: skip
                 "overrides_defaults": True,
             }
         )
@@ -131,8 +132,11 @@ def test_the_life_of_a_connection_through_codats_sdk(live_server, sandbox, start
 
         # Unlink, then delete.
         unlinked = codat.connections.unlink(
-            request={"company_id": company.id, "connection_id": connection.id, "update_connection_status": {
-                "status": "Unlinked"}}  # fmt: skip
+            request={
+                "company_id": company.id,
+                "connection_id": connection.id,
+                "update_connection_status": {"status": "Unlinked"},
+            }  # fmt: skip
         )
         assert unlinked.status == "Unlinked"
         codat.connections.delete(request={"company_id": company.id, "connection_id": connection.id})

@@ -6,12 +6,14 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from connections.link_urls import issue_link_url
 from connections.models import Company, Connection, PullOperation, Record
 from portal.web.templatetags.portal_tags import money
+from tests import factory
 
 from .conftest import click_and_wait, flash, log_in
 
@@ -109,22 +111,23 @@ def test_it_links_a_new_company_and_shows_its_first_sync(new_page, url, sandbox,
     admin.wait_for_url(url(f"/connections/{connection.pk}/records/invoices/"))
     invoices = sandbox.books(key).records("invoices")
     gross = sum(Decimal(invoice["gross"]) for invoice in invoices)
-    balance = sum(Decimal(invoice["balance"]) for invoice in invoices)
-    stored = Record.objects.filter(connection=connection, data_type="invoices", is_deleted=False).aggregate(
-        count=Count("pk"), total=Sum("total"), balance=Sum("balance")
-    )
+    # Outstanding: what is owed, so neither drafts (not issued yet) nor voided invoices.
+    owed = [invoice for invoice in invoices if invoice["status"] not in ("draft", "voided")]
+    balance = sum(Decimal(invoice["balance"]) for invoice in owed)
+    live = Record.objects.filter(connection=connection, data_type="invoices", is_deleted=False)
+    stored = live.aggregate(count=Count("pk"), total=Sum("total"))
+    stored["balance"] = live.exclude(status__in=("Draft", "Void")).aggregate(balance=Sum("balance"))["balance"]
     assert stored == {"count": len(invoices), "total": gross, "balance": balance}
     assert admin.locator("#total-count").inner_text() == str(len(invoices))
     # Summed per currency, pounds first, never adding one currency into another.
     per_currency = sorted(
-        Record.objects.filter(connection=connection, data_type="invoices", is_deleted=False)
-        .values_list("currency")
-        .annotate(total=Sum("total"), balance=Sum("balance"))
+        live.values_list("currency")
+        .annotate(total=Sum("total"), balance=Sum("balance", filter=~Q(status__in=("Draft", "Void"))))
         .order_by(),
         key=lambda row: (row[0] not in ("", "GBP"), row[0]),
     )
     assert admin.locator("#total-amount").inner_text() == " · ".join(money(t, c) for c, t, _ in per_currency)
-    assert admin.locator("#total-balance").inner_text() == " · ".join(money(b, c) for c, _, b in per_currency)
+    assert admin.locator("#total-balance").inner_text() == " · ".join(money(b or 0, c) for c, _, b in per_currency)
     assert admin.locator("table.records tbody tr").count() == min(len(invoices), 50)
     assert Company.objects.count() == 1
 
@@ -132,3 +135,37 @@ def test_it_links_a_new_company_and_shows_its_first_sync(new_page, url, sandbox,
 def pull_states(connection):
     pulls = PullOperation.objects.filter(connection=connection)
     return list(pulls.values_list("data_type", "status", "records_fetched"))
+
+
+def test_a_link_url_works_after_another_customers_failed_attempts_from_the_same_address(
+    new_page, url, sandbox, clearbooks, browser_problems, settings
+):
+    """Issue #13: both customers reach the portal from one address (an office, a load balancer; here
+    127.0.0.1). The first mistypes their key until their own Link URL locks; the second links at once."""
+    browser_problems.allow_status(429)  # the first customer's locked Link URL
+    careless, careful = (
+        factory.make_connection(factory.make_company(name), status=Connection.Status.PENDING_AUTH)
+        for name in ("Careless Cafe Ltd", "Careful Carpentry Ltd")
+    )
+    issue_link_url(careless)
+    issue_link_url(careful)
+
+    other = new_page()
+    other.goto(url(f"/link/{careless.link_token}/"))
+    for attempt in range(settings.LINK_RATE_LIMIT):
+        other.get_by_role("textbox", name="Clear Books API key").fill(f"sbx-wrong-key-{attempt}")
+        click_and_wait(other, other.get_by_role("button", name="Link my books"))
+        assert "did not accept this API key" in other.locator(".field--error").inner_text(), attempt
+    other.goto(url(f"/link/{careless.link_token}/"))  # opened again: locked, and it says so at once
+    assert other.get_by_role("heading", level=1).inner_text() == "This Link URL is locked for a while."
+    assert "You can try again from" in other.locator("main").inner_text()
+
+    customer = new_page()
+    customer.goto(url(f"/link/{careful.link_token}/"))
+    assert customer.get_by_role("heading", level=1).inner_text() == "Link your Clear Books books"
+    customer.get_by_role("textbox", name="Clear Books API key").fill(sandbox.make_key(seed="careful"))
+    customer.get_by_role("button", name="Link my books").click()
+    customer.wait_for_url(url(f"/link/{careful.link_token}/done/"))
+    assert customer.get_by_role("heading", level=1).inner_text() == "Thank you"
+    assert Connection.objects.get(pk=careful.pk).status == Connection.Status.LINKED
+    assert Connection.objects.get(pk=careless.pk).status == Connection.Status.PENDING_AUTH

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import Connection, PullOperation
 from connections.support.attention import needs_attention
 from tests import factory

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import PullOperation
 from connections.support.diagnosis import diagnose
 from integrations import services

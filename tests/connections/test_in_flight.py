@@ -10,8 +10,9 @@ from django.urls import reverse
 from django_q.models import Schedule
 
 from connections.models import Connection, PullOperation
-from connections.support.diagnosis import data_type_lines, diagnose
+from connections.support.diagnosis import diagnose
 from connections.support.health import Activity
+from connections.support.lines import data_type_lines
 from integrations.models import SyncSetting
 from tests import factory
 from tests.connections.test_health import NOW, row, rows_of

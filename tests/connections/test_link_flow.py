@@ -9,8 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import credentials
-from connections.link import issue_link_url
+from connections.link import lockout
+from connections.link_urls import issue_link_url, token_hash
 from connections.models import Connection, ConnectionEvent, LinkAttempt, PullOperation
+from connections.views.link import client_address
 from integrations.clearbooks.sandbox.server import SandboxServer
 from integrations.models import SyncSetting
 from tests import factory
@@ -239,7 +241,14 @@ def test_it_shows_the_thank_you_page_only_after_linking(client, pending):
 #
 
 
-def test_it_limits_attempts_per_token(client, pending, sandbox, settings):
+def pending_links(n):
+    links = [factory.make_connection(status=S.PENDING_AUTH) for _ in range(n)]
+    for conn in links:
+        issue_link_url(conn)
+    return links
+
+
+def test_it_locks_a_link_url_after_its_failed_attempts_and_says_until_when(client, pending, sandbox, settings):
     for i in range(settings.LINK_RATE_LIMIT):
         response = submit(client, pending, f"CBWRONGKEY{i:012}", REMOTE_ADDR=f"10.0.0.{i + 1}")
         assert REJECTED in response.content.decode()
@@ -247,26 +256,128 @@ def test_it_limits_attempts_per_token(client, pending, sandbox, settings):
     response = submit(client, pending, sandbox.make_key(seed="acme"), REMOTE_ADDR="10.0.1.1")
     assert response.status_code == 429
     html = response.content.decode()
-    assert "Too many attempts" in html and f"wait {settings.LINK_RATE_WINDOW_MINUTES} minutes" in html
+    assert "This Link URL is locked for a while." in html
+    unlocks = LinkAttempt.objects.order_by("created_at").first().created_at + timedelta(
+        minutes=settings.LINK_RATE_WINDOW_MINUTES
+    )
+    assert f'<time datetime="{unlocks.isoformat()}"' in html  # when it works again
+    assert 0 < int(response["Retry-After"]) <= settings.LINK_RATE_WINDOW_MINUTES * 60
     assert sandbox.calls() == calls  # not even checked with Clear Books
     assert_nothing_stored(pending)
-    # Once the window has passed, the token works again.
+    # Once the window has passed, the Link URL works again.
     LinkAttempt.objects.update(created_at=timezone.now() - timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES + 1))
     assert submit(client, pending, sandbox.make_key(seed="acme"), REMOTE_ADDR="10.0.1.1").status_code == 302
 
 
-def test_it_limits_attempts_per_client_address(client, clearbooks, sandbox, settings):
-    connections = [factory.make_connection(status=S.PENDING_AUTH) for _ in range(settings.LINK_RATE_LIMIT + 1)]
-    for conn in connections:
-        issue_link_url(conn)
-    for conn in connections[:-1]:
+def test_a_locked_link_url_says_so_when_it_is_opened(client, pending, settings):
+    LinkAttempt.objects.bulk_create(
+        LinkAttempt(token_hash=token_hash(pending.link_token), client_address=f"10.0.0.{i}", outcome="rejected")
+        for i in range(settings.LINK_RATE_LIMIT)
+    )
+    response = client.get(link(pending), REMOTE_ADDR="192.0.2.50")  # anyone, from anywhere
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "This Link URL is locked for a while." in html and "You can try again from" in html
+    assert 'type="password"' not in html  # no form to paste a key into, only to be refused
+    assert response["Retry-After"]
+
+
+def test_one_address_does_not_block_every_link_url(client, clearbooks, sandbox, settings):
+    """Issue #13: ten attempts on any Link URLs from one address, successful ones and the demo's
+    included, then a never-used Link URL with the right key: it must link (it answered 429)."""
+    address = "203.0.113.9"  # the office's, or the load balancer's
+    links = pending_links(settings.LINK_RATE_LIMIT + 1)
+    for i, conn in enumerate(links[:-1]):
+        key = sandbox.make_key(seed=f"office-{i}") if i % 2 else f"CBWRONGKEY{i:012}"
+        assert submit(client, conn, key, REMOTE_ADDR=address).status_code in (200, 302)
+    response = submit(client, links[-1], sandbox.make_key(seed="newcomer"), REMOTE_ADDR=address)
+    assert response.status_code == 302
+    links[-1].refresh_from_db()
+    assert links[-1].status == S.LINKED
+
+
+def test_successful_links_never_count(client, clearbooks, sandbox, settings):
+    settings.LINK_RATE_LIMIT = settings.LINK_ADDRESS_RATE_LIMIT = 2
+    links = pending_links(4)
+    for i, conn in enumerate(links):
+        response = submit(client, conn, sandbox.make_key(seed=f"firm-{i}"), REMOTE_ADDR="203.0.113.9")
+        assert response.status_code == 302, i
+    assert set(LinkAttempt.objects.values_list("outcome", flat=True)) == {"accepted"}
+
+
+def test_attempts_clear_books_could_not_check_do_not_count(client, pending, sandbox, settings):
+    settings.LINK_RATE_LIMIT = 2
+    settings.CLEARBOOKS_WSDL_URL = f"http://127.0.0.1:{closed_port()}/api/accounting/wsdl/"
+    for _ in range(3):
+        assert UNREACHABLE in submit(client, pending, sandbox.make_key(seed="acme")).content.decode()
+    assert client.get(link(pending)).status_code == 200
+
+
+def test_it_limits_failed_attempts_per_client_address(client, clearbooks, sandbox, settings):
+    settings.LINK_ADDRESS_RATE_LIMIT = 3
+    links = pending_links(settings.LINK_ADDRESS_RATE_LIMIT + 1)
+    for conn in links[:-1]:
         assert REJECTED in submit(client, conn, "CBWRONGKEY000000000000", REMOTE_ADDR="203.0.113.9").content.decode()
-    last = connections[-1]
+    last = links[-1]
+    opened = client.get(link(last), REMOTE_ADDR="203.0.113.9")
+    assert opened.status_code == 429
+    assert "Too many failed attempts from your network." in opened.content.decode()
     response = submit(client, last, sandbox.make_key(seed="acme"), REMOTE_ADDR="203.0.113.9")
     assert response.status_code == 429
     assert_nothing_stored(last)
     # Another address is not held back by the first one's attempts.
     assert submit(client, last, sandbox.make_key(seed="acme"), REMOTE_ADDR="198.51.100.7").status_code == 302
+
+
+def test_the_default_address_limit_lets_an_office_get_past_ten_failures(settings):
+    assert settings.LINK_RATE_LIMIT == 10
+    assert settings.LINK_ADDRESS_RATE_LIMIT >= 50
+
+
+def test_counts_attempts_still_being_checked_so_a_burst_cannot_slip_under_the_limit(pending, settings):
+    settings.LINK_RATE_LIMIT = 3
+    for _ in range(3):
+        LinkAttempt.objects.create(token_hash=token_hash(pending.link_token), client_address="10.0.0.1")  # outcome ""
+    lock = lockout(pending.link_token, "10.0.0.2")
+    assert lock is not None and lock.scope == "link"
+
+
+#
+# The client's address behind proxies
+#
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded_for", "expected"),
+    [
+        (0, "", "192.0.2.10"),
+        (0, "198.51.100.1", "192.0.2.10"),  # no proxy configured: the header is anyone's to write
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # what the client wrote itself is ignored
+        (2, "6.6.6.6, 198.51.100.1, 10.1.2.3", "198.51.100.1"),
+        (2, "198.51.100.1", "192.0.2.10"),  # too short to be our proxies' doing
+        (1, "not an address", "192.0.2.10"),
+    ],
+)
+def test_it_takes_the_client_address_from_the_trusted_proxies(rf, settings, proxies, forwarded_for, expected):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    meta = {"REMOTE_ADDR": "192.0.2.10"}
+    if forwarded_for:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    assert client_address(rf.get("/link/x/", **meta)) == expected
+
+
+def test_behind_a_load_balancer_one_customers_failures_leave_another_alone(client, clearbooks, sandbox, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.LINK_ADDRESS_RATE_LIMIT = 2
+    balancer = {"REMOTE_ADDR": "10.0.0.2"}
+    first, second = pending_links(2)
+    for _ in range(2):
+        submit(client, first, "CBWRONGKEY000000000000", HTTP_X_FORWARDED_FOR="198.51.100.1", **balancer)
+    assert client.get(link(second), HTTP_X_FORWARDED_FOR="198.51.100.1", **balancer).status_code == 429
+    other_customer = {"HTTP_X_FORWARDED_FOR": "203.0.113.77", **balancer}
+    assert client.get(link(second), **other_customer).status_code == 200
+    assert submit(client, second, sandbox.make_key(seed="other"), **other_customer).status_code == 302
 
 
 #

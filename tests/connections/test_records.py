@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from connections.models import Connection
 from tests import factory
 
 
@@ -203,3 +205,160 @@ def test_it_runs_a_bounded_number_of_queries_whatever_the_size(
         record = connection.records.first()
         with django_assert_max_num_queries(6):
             assert support_client.get(reverse("connections:record-detail", args=[record.pk])).status_code == 200
+
+
+#
+# Issue #13: columns that fit each data type, sorting on each, outstanding without drafts
+#
+
+
+@pytest.fixture
+def customers(clearbooks):
+    """Three customers with invoices: outstanding, paid, draft, voided, deleted and in euros."""
+    connection = factory.make_connection(factory.make_company("Acme Ltd"))
+
+    def customer(remote_id, name, email):
+        return factory.make_record(
+            connection,
+            "customers",
+            remote_id=remote_id,
+            number="",
+            name=name,
+            total=None,
+            balance=None,
+            attributes={"id": remote_id, "company_name": name, "email": email},
+        )
+
+    customer("1", "Zephyr Joinery Ltd", "accounts@zephyr.co.uk")
+    customer("2", "Abbey Bakery", "")
+    customer("3", "Mill & Co", "mill@example.co.uk")
+
+    def invoice(remote_id, customer_id, balance, status="Submitted", currency="GBP", **kwargs):
+        factory.make_record(
+            connection,
+            remote_id=remote_id,
+            related_id=customer_id,
+            total=Decimal(balance) + 10,
+            balance=Decimal(balance),
+            status=status,
+            currency=currency,
+            issued_on=date(2025, 3, int(remote_id)),
+            **kwargs,
+        )
+
+    invoice("1", "1", "100.00")
+    invoice("2", "1", "0", status="Paid")
+    invoice("3", "1", "900.00", status="Draft")  # not owed yet
+    invoice("4", "1", "50.00", status="Void")  # owed no more
+    invoice("5", "3", "30.00")
+    invoice("6", "3", "20.00", currency="EUR")
+    invoice("7", "2", "999.00", is_deleted=True)
+    return connection
+
+
+def headers(response):
+    return [column.label for column, _, _ in response.context["headers"]]
+
+
+def names(response):
+    return [row.record.name for row in response.context["rows"]]
+
+
+def test_customers_show_name_email_and_balance_not_empty_date_and_status(support_client, customers):
+    response = support_client.get(url(customers, "customers"))
+    assert headers(response) == ["Name", "E-mail", "Balance"]
+    html = response.content.decode()
+    assert ">Date<" not in html and ">Status<" not in html
+    cells = {row.record.name: row.cells for row in response.context["rows"]}
+    assert cells["Zephyr Joinery Ltd"][1].value == "accounts@zephyr.co.uk"
+    # What is owed on their invoices: drafts, voided and deleted ones not counted, never across currencies.
+    assert cells["Zephyr Joinery Ltd"][2].amounts == [(Decimal("100.00"), "GBP")]
+    assert cells["Mill & Co"][2].amounts == [(Decimal("30.00"), "GBP"), (Decimal("20.00"), "EUR")]
+    assert cells["Abbey Bakery"][2].amounts == []
+    assert "£30.00 · EUR 20.00" in html
+
+
+def test_customers_open_by_name_and_sort_on_every_column(support_client, customers):
+    assert names(support_client.get(url(customers, "customers"))) == ["Abbey Bakery", "Mill & Co", "Zephyr Joinery Ltd"]
+    expected = {
+        "name": ["Abbey Bakery", "Mill & Co", "Zephyr Joinery Ltd"],
+        "-name": ["Zephyr Joinery Ltd", "Mill & Co", "Abbey Bakery"],
+        "email": ["Zephyr Joinery Ltd", "Mill & Co", "Abbey Bakery"],  # none last
+        "-balance": ["Zephyr Joinery Ltd", "Mill & Co", "Abbey Bakery"],  # by what is owed in pounds
+        "balance": ["Abbey Bakery", "Mill & Co", "Zephyr Joinery Ltd"],
+    }
+    for sort, order in expected.items():
+        response = support_client.get(url(customers, "customers"), {"sort": sort})
+        assert "Choose one of the listed sort orders" not in response.content.decode(), sort
+        assert names(response) == order, sort
+
+
+def test_it_searches_customers_by_email(support_client, customers):
+    assert names(support_client.get(url(customers, "customers"), {"q": "zephyr.co"})) == ["Zephyr Joinery Ltd"]
+
+
+def test_invoices_show_number_date_due_status_total_and_outstanding(support_client, customers):
+    response = support_client.get(url(customers))
+    assert headers(response) == ["Number", "Date", "Due", "Status", "Total", "Outstanding"]
+    draft = next(row for row in response.context["rows"] if row.record.status == "Draft")
+    assert draft.cells[5].not_owed
+    assert "not owed" in response.content.decode()
+
+
+def test_outstanding_leaves_out_drafts_and_voided_invoices(support_client, customers):
+    html = support_client.get(url(customers)).content.decode()
+    # £100 + £0 + £30 owed in pounds; the £900 draft and the £50 voided invoice are not.
+    assert 'id="total-balance">£130.00 · EUR 20.00<' in html
+    assert "drafts and voided not counted" in html
+
+
+def test_every_column_of_every_data_type_sorts_both_ways_and_links_its_header(support_client, customers):
+    for data_type in customers.integration.provider.data_types:
+        factory.make_record(customers, data_type.name, remote_id=f"x-{data_type.name}", name="Something")
+        for column in data_type.columns:
+            for sort in (column.key, f"-{column.key}"):
+                response = support_client.get(url(customers, data_type.name), {"sort": sort})
+                assert response.status_code == 200
+                assert "Choose one of the listed sort orders" not in response.content.decode(), (data_type, sort)
+        html = support_client.get(url(customers, data_type.name)).content.decode()
+        for column in data_type.columns:
+            assert f">{column.label}</a></th>" in html, (data_type.name, column.label)
+
+
+def test_the_header_of_the_current_sort_says_so_and_reverses_it(support_client, customers):
+    response = support_client.get(url(customers, "customers"), {"sort": "name"})
+    html = response.content.decode()
+    assert '<th aria-sort="ascending"><a href="?sort=-name">Name</a></th>' in html
+
+
+def test_it_says_where_records_are_read_without_a_doubled_parenthesis(support_client, customers):
+    html = support_client.get(url(customers, "customers")).content.decode()
+    assert "with listEntities (type customer)." in html
+    assert "))" not in html
+
+
+def test_a_record_page_numbers_line_items_from_1(support_client, customers):
+    attributes = {"invoice_id": "9", "items": [{"description": "Widgets"}, {"description": "Nails"}]}
+    record = factory.make_record(customers, remote_id="9", attributes=attributes)
+    html = support_client.get(reverse("connections:record-detail", args=[record.pk])).content.decode()
+    assert 'start="0"' not in html and '<ol class="attributes">' in html
+
+
+def test_a_deauthorized_connections_empty_list_does_not_promise_a_pull(support_client, clearbooks):
+    connection = factory.make_connection(status=Connection.Status.DEAUTHORIZED)
+    factory.make_record(connection, "invoices", remote_id="1")  # read before the key was revoked
+    html = support_client.get(url(connection, "customers")).content.decode()
+    assert "after the first successful pull" not in html
+    assert "rejected the credentials before any were read: they are read once the company relinks." in html
+    invoices = support_client.get(url(connection)).content.decode()
+    assert "No invoices" not in invoices and "INV1" in invoices
+
+
+def test_an_empty_list_says_when_every_record_was_deleted_or_none_were_there(support_client, clearbooks):
+    connection = factory.make_connection()
+    factory.make_record(connection, "suppliers", remote_id="1", is_deleted=True)
+    html = support_client.get(url(connection, "suppliers")).content.decode()
+    assert "Every record of this data type read from Clear Books (1) was deleted there since." in html
+    factory.make_data_status(connection, "customers", last_successful_sync_at=timezone.now())
+    html = support_client.get(url(connection, "customers")).content.decode()
+    assert "Clear Books had no customers when they were last read." in html

@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.debug import ExceptionReporter
 
 from connections import lifecycle
-from connections.link import issue_link_url
+from connections.link_urls import issue_link_url
 from connections.models import Connection, PullOperation, Record
 from connections.sync import pulls
 from tests import factory
@@ -128,7 +128,8 @@ def walk(client, objects, secrets):
             continue
         url = reverse(name, kwargs=kwargs)
         response = client.get(url)
-        assert response.status_code < 500, f"{name} answered {response.status_code}"
+        # /healthz answers 503 by design here: no worker runs in this test.
+        assert response.status_code < 500 or name == "healthz", f"{name} answered {response.status_code}"
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert_no_secret(body.decode(errors="replace"), secrets, f"{name} ({url})")
         seen[name] = response.status_code

@@ -73,3 +73,20 @@ def test_it_moves_on_the_current_row_not_a_stale_copy(clearbooks):
         status.move(stale, S.DEAUTHORIZED, reason="a worker saw a rejected key")
     conn.refresh_from_db()
     assert conn.status == S.UNLINKED
+
+
+def test_a_move_is_announced_with_the_connection_saved_and_both_statuses(db):
+    from connections.signals import connection_status_changed
+
+    heard = []
+
+    def listener(sender, connection, before, after, reason, **kwargs):
+        heard.append((Connection.objects.get(pk=connection.pk).status, before, after, reason))
+
+    connection_status_changed.connect(listener, dispatch_uid="test-listener")
+    try:
+        conn = factory.make_connection(status=Connection.Status.LINKED)
+        status.move(conn, Connection.Status.UNLINKED, reason="We gave up access.")
+    finally:
+        connection_status_changed.disconnect(dispatch_uid="test-listener")
+    assert heard == [("Unlinked", "Linked", "Unlinked", "We gave up access.")]

@@ -250,10 +250,10 @@ def test_it_fills_the_link_help_with_the_saved_names(admin_client, clearbooks):
     assert "exclusively for my own use" in html
 
 
-def test_it_shows_the_data_coverage(admin_client, clearbooks):
+def test_it_shows_the_data_coverage_with_the_sync_settings(admin_client, clearbooks):
     html = admin_client.get(MANAGE_URL).content.decode()
     for data_type in clearbooks.provider.data_types:
-        assert f"<code>{data_type.name}</code>" in html
+        assert f'<code class="muted">{data_type.name}</code>' in html
         assert data_type.source in html
     assert "Incremental: only what changed since the last sync" in html
     assert "Full: everything, each time" in html
@@ -345,12 +345,13 @@ def test_it_refuses_a_sync_setting_of_another_integration(admin_client, clearboo
     assert not AuditEvent.objects.exists()
 
 
-def test_it_says_when_the_environment_overrides_the_wsdl_url(admin_client, clearbooks, settings):
-    settings.CLEARBOOKS_WSDL_URL = "http://127.0.0.1:8001/api/accounting/wsdl/"
-    html = admin_client.get(MANAGE_URL).content.decode()
-    assert "Overridden: the CLEARBOOKS_WSDL_URL environment variable sets it to" in html
+def test_it_says_once_when_the_environment_overrides_the_wsdl_url(admin_client, clearbooks, settings):
     url = "http://127.0.0.1:8001/api/accounting/wsdl/"
+    settings.CLEARBOOKS_WSDL_URL = url
+    html = admin_client.get(MANAGE_URL).content.decode()
     assert f"WSDL URL is set by this server's environment to <code>{url}</code>" in html
+    assert html.count(url) == 1  # issue #13: the field's help said it all again
+    assert "Overridden" not in html
 
 
 def test_it_shows_no_override_without_the_environment_variable(admin_client, clearbooks, settings):
@@ -365,10 +366,21 @@ def test_it_shows_switches_and_setting_changes_in_the_history(admin_client, clea
     admin_client.post(MANAGE_URL, manage_data(clearbooks, settings={"portal_name": "Acme Portal"}))
     response = admin_client.get(MANAGE_URL)
     assert [e.action for e in response.context["history"]] == ["settings_changed", "enabled", "disabled"]
+    assert response.context["history_count"] == 3
     html = response.content.decode()
     assert "Switched off" in html and "Switched on" in html and "Settings changed" in html
     assert "<code>portal_name</code>" in html and "Acme Portal" in html
     assert '<code>enabled</code>: <span class="before">on</span> → <strong>off</strong>' in html
+
+
+def test_it_shows_the_last_few_changes_and_links_to_the_rest_on_the_activity_page(admin_client, admin_user, clearbooks):
+    for i in range(8):
+        services.set_enabled(clearbooks, i % 2 == 1, admin_user)
+    response = admin_client.get(MANAGE_URL)
+    assert len(response.context["history"]) == 5
+    html = response.content.decode()
+    link = f'href="{ACTIVITY_URL}?integration={clearbooks.pk}">All 8 changes to Clear Books on the Activity page'
+    assert link in html
 
 
 def test_it_warns_on_the_manage_page_when_switched_off(admin_client, clearbooks):

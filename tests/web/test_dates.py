@@ -50,3 +50,23 @@ def test_the_when_tag_and_day_filter_say_when_there_is_nothing():
     assert when(None, "not yet") == '<span class="muted">not yet</span>'
     assert day(None) == "—"
     assert day(date(2026, 12, 3)) == "3 Dec 2026"
+
+
+def test_it_rounds_how_soon_to_the_nearest_unit():
+    """Issue #13: a Link URL valid for 7 days said "in 6 days" (the remainder was cut off)."""
+    issued_a_moment_ago = MOMENT + timedelta(days=7) - timedelta(seconds=2)
+    assert dates.relative(issued_a_moment_ago, now=MOMENT) == "in 7 days"
+    assert dates.relative(MOMENT + timedelta(days=6, hours=13), now=MOMENT) == "in 7 days"
+    assert dates.relative(MOMENT + timedelta(days=6, hours=11), now=MOMENT) == "in 6 days"
+    assert dates.relative(MOMENT - timedelta(hours=23, minutes=45), now=MOMENT) == "1 day ago"  # not "24 hours"
+    assert dates.relative(MOMENT - timedelta(minutes=59, seconds=40), now=MOMENT) == "1 hour ago"
+    assert dates.relative(MOMENT + timedelta(hours=1, minutes=29), now=MOMENT) == "in 1 hour"
+    assert dates.relative(MOMENT - timedelta(days=29, hours=13), now=MOMENT) == "1 month ago"
+    assert dates.relative(MOMENT - timedelta(days=400), now=MOMENT) == "1 year ago"
+    assert dates.relative(MOMENT - timedelta(seconds=59), now=MOMENT) == "just now"
+
+
+def test_a_new_link_url_says_it_works_for_7_days(settings):
+    settings.LINK_TOKEN_TTL_HOURS = 24 * 7
+    expires = timezone.now() + timedelta(hours=settings.LINK_TOKEN_TTL_HOURS)
+    assert "(in 7 days)</span>" in when(expires)

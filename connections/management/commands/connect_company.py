@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections import lifecycle
 from connections.forms import active_connection_in_category
-from connections.link import can_issue_new_link_url, issue_link_url, link_url
+from connections.link_urls import can_issue_new_link_url, issue_link_url, link_url
 from connections.models import Company, Connection
 from integrations.models import Integration
 
