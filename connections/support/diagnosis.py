@@ -65,7 +65,8 @@ class InFlight:
         """(running pulls whose worker beats, pulls queued before `queued_before`) across the portal; two counts."""
         pulls = PullOperation.objects.order_by()
         beating = pulls.filter(status__in=health.RUNNING, heartbeat_at__gt=self.now - health.stalled_after()).count()
-        ahead = pulls.filter(status=PullStatus.QUEUED, requested_at__lt=queued_before).count()
+        # Counted no further than a thousand, so the sentence costs the same on any queue.
+        ahead = pulls.filter(status=PullStatus.QUEUED, requested_at__lt=queued_before).values("pk")[:1000].count()
         return beating, ahead
 
 
