@@ -7,12 +7,13 @@ active pulls of one connection and data type (the partial unique constraint forb
 samples check it under load). At the end: every pull Complete, each connection's records equal
 its books, no record twice, each pull claimed once although some tasks came twice. (The Link
 flow that links one connection is tested on its own; here the connections are linked directly
-and their first-link pulls queued in one transaction, so the clusters start on a full queue.)
+and their first-link pulls queued, all before the clusters start, so they start on a full queue.)
 """
 
 import re
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection as db
@@ -69,14 +70,30 @@ def sample(samples):
 
 def test_200_connections_synced_at_once_by_three_clusters(production_stack, clearbooks, sandbox, start_worker):
     started = time.monotonic()
-    keys, connections = {}, []
-    for i in range(CONNECTIONS):
-        connection = factory.make_connection(company=factory.make_company(f"Scale {i:03}"), integration=clearbooks)
-        keys[connection.pk] = sandbox.make_key(**small_books(i))
-        store_credentials(connection, {"api_key": keys[connection.pk]}, validated_by="link")
-        connections.append(connection)
-    with transaction.atomic():  # every task goes to Redis when this commits
-        pulls = [pull for connection in connections for pull in queue_first_link_pulls(connection)]
+
+    def link_and_queue(numbers):
+        """Link some connections and queue their first-link pulls in one transaction (a thread of four)."""
+        try:
+            with transaction.atomic():  # their tasks go to Redis when this commits
+                linked = {}
+                for i in numbers:
+                    company = factory.make_company(f"Scale {i:03}")
+                    connection = factory.make_connection(company=company, integration=clearbooks)
+                    key = sandbox.make_key(**small_books(i))
+                    store_credentials(connection, {"api_key": key}, validated_by="link")
+                    linked[connection.pk] = (key, queue_first_link_pulls(connection))
+            return linked
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(4) as pool:  # the clusters are not running yet: nothing starts before all are queued
+        linked = {
+            pk: value
+            for part in pool.map(link_and_queue, [range(n, CONNECTIONS, 4) for n in range(4)])
+            for pk, value in part.items()
+        }
+    keys = {pk: key for pk, (key, _) in linked.items()}
+    pulls = [pull for _, queued in linked.values() for pull in queued]
     data_types = {dt.name for dt in clearbooks.provider.data_types}
     assert len(pulls) == CONNECTIONS * len(data_types)
     twice = pulls[::4]
