@@ -143,7 +143,6 @@ def test_it_costs_two_queries_however_many_tasks_are_kept(client, django_assert_
         status, body = get_health(client)
     assert status == 200
     assert body["checks"]["worker"]["age_seconds"] < 5
-    assert body["checks"]["database"]["ms"] + body["checks"]["worker"]["ms"] < 1000  # generous: a loaded machine
 
 
 def test_it_is_not_redirected_to_https_nor_cached(client, settings):
