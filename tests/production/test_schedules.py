@@ -59,6 +59,7 @@ def make_schedules(prefix, count, **fields):
     ]
 
 
+@pytest.mark.e2e  # three real processes: with the slow tests, not in make test-fast
 @pytest.mark.django_db(transaction=True)
 def test_three_schedulers_at_once_queue_each_due_schedule_once(tmp_path, monkeypatch):
     name = f"portal-test-sched-{tmp_path.name[-8:]}"
