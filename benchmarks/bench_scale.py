@@ -271,6 +271,13 @@ def main(args):
         if not options.keep_database:
             with contextlib.suppress(Exception):
                 drop_database(options.database_url)
+        if options.redis_url:  # the tasks a stopped run left queued
+            with contextlib.suppress(Exception):
+                import redis
+
+                client = redis.from_url(options.redis_url)
+                for key in client.scan_iter(match=f"django_q:{cluster_name}:*"):
+                    client.delete(key)
     loads.append(load_average())
     report(options, seeded, runs, loads, time.monotonic() - started)
 

@@ -1,20 +1,27 @@
 """`/healthz`: is this portal able to do its work? For load balancers, systemd and people.
 
 Three checks, each bounded, no login, nothing cached (so nothing to stampede when a cache
-entry expires): at most two small queries and one broker round trip per call.
+entry expires): at most three small queries and one broker round trip per call.
 
 - **database**: `SELECT 1` on the default database.
 - **broker**: django-q2's broker answers its ping. With Redis (REDIS_URL) that is a Redis
   PING with a timeout of HEALTH_TIMEOUT seconds; with the ORM broker the queue *is* the
   database, so this check is the database check.
-- **worker**: some django-q2 task finished in the last HEALTH_WORKER_MAX_AGE seconds (the
-  newest `stopped` of django-q2's task table, which the cluster's monitor writes for
-  every task, success or failure, with either broker). The sync schedules
-  (`schedule_syncs`) finish two tasks a minute on an idle portal, and pulls finish many
-  more when it is busy, so silence means no cluster is running the queue: none started,
-  all stopped, or every worker stuck. A freshly started cluster counts from its first
-  scheduler pass (about 30 seconds after it starts). The table is small: django-q2 keeps
-  the newest Q_CLUSTER["save_limit"] successes (1000) and the failures.
+- **worker**: a sign of life from a worker in the last HEALTH_WORKER_MAX_AGE seconds, the
+  newer of two, both written with either broker:
+  - the newest `stopped` in django-q2's task table, which each cluster's monitor writes for
+    every task, success or failure. The sync schedules (`schedule_syncs`) finish two tasks
+    a minute on an idle portal. A freshly started cluster counts from its first scheduler
+    pass (about 30 seconds after it starts). The table is small: django-q2 keeps the newest
+    Q_CLUSTER["save_limit"] successes (1000) and the failures.
+  - the newest heartbeat of a running pull (Fetching or Processing), which the worker
+    itself writes every SYNC_HEARTBEAT_SECONDS and after every page. This one is needed
+    when the portal is busy: the monitor saves one result at a time, each save locking
+    every kept success row (django-q2's pruning to save_limit), so during a burst of pulls
+    it falls behind the workers and its newest `stopped` ages (by about half a second a
+    second in tests/production/test_scale.py) although the workers are all busy.
+  Silence from both means no cluster is running the queue: none started, all stopped, or
+  every worker stuck.
 
 The answer is 200 with `"status": "ok"` or 503 with `"status": "fail"`, and a JSON body
 naming each check, what is wrong in a sentence, and the numbers behind it. Error detail
@@ -80,10 +87,20 @@ def check_broker() -> dict:
 def check_worker(now=None) -> dict:
     from django_q.models import Task
 
+    from connections.models import PullOperation
+
     now = now or timezone.now()
     max_age = settings.HEALTH_WORKER_MAX_AGE
-    newest = Task.objects.aggregate(newest=Max("stopped"))["newest"]
-    result = {"max_age_seconds": max_age, "last_task_finished_at": newest.isoformat() if newest else None}
+    finished = Task.objects.aggregate(newest=Max("stopped"))["newest"]
+    running = PullOperation.objects.filter(  # a handful of rows, found by the (status, requested_at) index
+        status__in=[PullOperation.Status.FETCHING, PullOperation.Status.PROCESSING]
+    ).aggregate(newest=Max("heartbeat_at"))["newest"]
+    newest = max((t for t in (finished, running) if t is not None), default=None)
+    result = {
+        "max_age_seconds": max_age,
+        "last_task_finished_at": finished.isoformat() if finished else None,
+        "last_pull_heartbeat_at": running.isoformat() if running else None,
+    }
     if newest is None:
         return {
             **result,
@@ -97,7 +114,7 @@ def check_worker(now=None) -> dict:
         return {
             **result,
             "ok": False,
-            "message": f"No worker has finished a task for {age:.0f} seconds (limit {max_age}): "
+            "message": f"No worker has shown a sign of life for {age:.0f} seconds (limit {max_age}): "
             "no qcluster is running the queue, or every worker is stuck.",
         }
     return {**result, "ok": True}
