@@ -18,6 +18,9 @@ class Company(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, db_index=True)
     description = models.TextField(blank=True)
+    # Codat's company tags: a flat map of short strings ({"region": "uk"}), used to
+    # filter companies and to route webhooks to the endpoints that ask for them.
+    tags = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
