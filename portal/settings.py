@@ -213,6 +213,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # catches deletions that incremental reads cannot see.
 SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=10)
 SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=60)
+# A pull Queued this long is offered to the queue again (a broker without persistence loses
+# tasks when it restarts). Past the queue's own `retry`, so a task merely waiting is not doubled
+# early; a second delivery would be harmless anyway (the claim lets only one run).
+SYNC_REOFFER_SECONDS = env.int("SYNC_REOFFER_SECONDS", default=Q_CLUSTER["retry"] + 60)
 SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
 SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
 

@@ -121,13 +121,13 @@ def watchdog(now=None) -> dict:
 
 
 def _reoffer_queued(now) -> int:
-    """Enqueue again the tasks of pulls queued for longer than the queue's own retry.
+    """Enqueue again the tasks of pulls queued for longer than SYNC_REOFFER_SECONDS (past the queue's own retry).
 
     A broker can lose a task (Redis without persistence); the pull would then block its
     data type forever. A second delivery is harmless (the claim lets only one run), and
     the re-offer time is kept in `heartbeat_at` so each pull is re-offered once per period.
     """
-    cutoff = now - timedelta(seconds=settings.Q_CLUSTER.get("retry", 1860) + 60)
+    cutoff = now - timedelta(seconds=settings.SYNC_REOFFER_SECONDS)
     waiting = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, requested_at__lt=cutoff)
     count = 0
     for pull in PullOperation.objects.filter(waiting, status=PullOperation.Status.QUEUED):

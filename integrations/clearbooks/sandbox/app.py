@@ -57,6 +57,8 @@ def _failure(start_response, rule, operation, state):
     if kind == "malformed":
         whole = render.envelope(operation, "result", '<ns1:Invoice invoice_id="1" status="paid"/>')
         return _respond(start_response, "200 OK", whole[: len(whole) // 2])
+    if kind in ("entity_bomb", "external_entity"):
+        return _respond(start_response, "200 OK", render.with_dtd(operation, "result", kind))
     if kind == "oversized":
         return _oversized(start_response, operation, state.oversized_bytes())
     return None  # "slow" answers normally, late

@@ -66,3 +66,23 @@ def fault(faultstring: str, faultcode: str = "Receiver") -> bytes:
         f"<faultstring>{faultstring.translate(_TEXT_ESCAPES)}</faultstring>"
         "</SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"
     ).encode()
+
+
+# Hostile answers for fault injection: a well-formed envelope whose DTD either expands one
+# entity a billion times ("billion laughs") or pulls in a local file (XXE). A safe client
+# refuses both without expanding or reading anything.
+LAUGHS = "".join(
+    f'<!ENTITY lol{n} "{("&lol%d;" % (n - 1)) * 10 if n else "lol"}">' for n in range(10)
+)
+EXTERNAL_FILE = "file:///etc/passwd"
+
+
+def with_dtd(operation: str, result_name: str, kind: str) -> bytes:
+    """An envelope carrying a DTD: kind "entity_bomb" (&lol9; = 10^9 "lol") or "external_entity"."""
+    if kind == "entity_bomb":
+        dtd, use = f"<!DOCTYPE SOAP-ENV:Envelope [{LAUGHS}]>", "&lol9;"
+    else:
+        dtd, use = f'<!DOCTYPE SOAP-ENV:Envelope [<!ENTITY xxe SYSTEM "{EXTERNAL_FILE}">]>', "&xxe;"
+    inner = f'<ns1:Invoice invoice_id="1" status="paid"><description>{use}</description></ns1:Invoice>'
+    head, _, rest = envelope(operation, result_name, inner).partition(b"\n")
+    return head + b"\n" + dtd.encode() + rest

@@ -15,7 +15,18 @@ from .books import DATA_TYPES, Books
 from .keys import parse_key
 from .soap import BAD_KEY, DEFAULT_PAGE_SIZES, NO_KEY, SoapFault
 
-FAILURE_KINDS = ("http500", "http503", "http429", "empty", "malformed", "fault", "oversized", "slow")
+FAILURE_KINDS = (
+    "http500",
+    "http503",
+    "http429",
+    "empty",
+    "malformed",
+    "fault",
+    "oversized",
+    "slow",
+    "entity_bomb",
+    "external_entity",
+)
 PAGED_OPERATIONS = tuple(DEFAULT_PAGE_SIZES)
 CONTROL_ACTIONS = (
     "reset",
@@ -124,7 +135,8 @@ class SandboxState:
         kind: http500 (HTML error page), http503 and http429 (with Retry-After), empty
         (HTTP 500, no body), malformed (HTTP 200, broken XML), fault (a SOAP fault other
         than Login Failed), oversized (HTTP 200, `oversized_mb` of XML), slow (answers
-        normally after `delay_ms`). `key` and `operation` narrow which calls match.
+        normally after `delay_ms`), entity_bomb (HTTP 200, a DTD whose entity expands to a
+        billion "lol"s) and external_entity (HTTP 200, a DTD naming file:///etc/passwd). `key` and `operation` narrow which calls match.
         """
         if kind not in FAILURE_KINDS:
             raise ControlError(f"kind must be one of {', '.join(FAILURE_KINDS)}")

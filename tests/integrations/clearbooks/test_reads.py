@@ -195,3 +195,19 @@ def test_a_lazy_read_still_refuses_a_broken_answer(sandbox):
     error = read_error(sandbox, key, "invoices", policy, lazy=True)
 
     assert error.kind == ErrorKind.PERMANENT and "well-formed" in error.detail
+
+
+@pytest.mark.parametrize("kind", ["entity_bomb", "external_entity"])
+def test_a_dtd_in_an_answer_is_refused_unexpanded_and_unread(sandbox, kind):
+    policy, _ = fast()
+    key = sandbox.make_key(**SMALL)
+    sandbox.fail_next(kind=kind, count=1, key=key, operation="listInvoices")
+
+    error = read_error(sandbox, key, "invoices", policy)
+
+    # Refused at once, before any parsing: nothing expanded, no file read. Not retried either: the
+    # hostile answer came once only, so a second try would have succeeded.
+    assert error.kind == ErrorKind.PERMANENT
+    assert error.message == "Clear Books sent an answer we couldn't read."
+    assert "DOCTYPE" in error.detail
+    assert "lol" not in error.detail and "root:" not in error.detail

@@ -530,6 +530,27 @@ def test_it_sends_broken_xml_with_200_when_told(sandbox):
         etree.fromstring(response.content, PARSER)
 
 
+def test_it_sends_an_entity_bomb_when_told_that_an_expanding_parser_chokes_on(sandbox):
+    sandbox.fail_next("entity_bomb", operation="listInvoices")
+    response = call(sandbox, "listInvoices", "<query/>", sandbox.make_key())
+    assert response.status_code == 200 and b"<!DOCTYPE" in response.content
+    assert response.content.count(b"<!ENTITY lol") == 10 and b"&lol9;" in response.content
+    # Proof that it is a real bomb: expat, which expands internal entities, stops it as one.
+    import xml.etree.ElementTree as ET
+
+    with pytest.raises(ET.ParseError, match="amplification"):
+        ET.fromstring(response.content)
+
+
+def test_it_sends_an_external_entity_when_told_that_a_resolving_parser_reads(sandbox):
+    sandbox.fail_next("external_entity", operation="listInvoices")
+    response = call(sandbox, "listInvoices", "<query/>", sandbox.make_key())
+    assert response.status_code == 200 and b'SYSTEM "file:///etc/passwd"' in response.content
+    # Proof that it is a real XXE: a parser told to resolve entities reads the file.
+    naive = etree.XMLParser(resolve_entities=True, load_dtd=True, no_network=True)
+    assert "root:" in etree.tostring(etree.fromstring(response.content, naive)).decode()
+
+
 def test_it_sends_an_empty_500_when_told(sandbox):
     sandbox.fail_next("empty")
     response = call(sandbox, "listCurrencies", key=sandbox.make_key())
