@@ -71,9 +71,7 @@ def fault(faultstring: str, faultcode: str = "Receiver") -> bytes:
 # Hostile answers for fault injection: a well-formed envelope whose DTD either expands one
 # entity a billion times ("billion laughs") or pulls in a local file (XXE). A safe client
 # refuses both without expanding or reading anything.
-LAUGHS = "".join(
-    f'<!ENTITY lol{n} "{("&lol%d;" % (n - 1)) * 10 if n else "lol"}">' for n in range(10)
-)
+LAUGHS = "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10 if n else "lol"}">' for n in range(10))
 EXTERNAL_FILE = "file:///etc/passwd"
 
 

@@ -136,7 +136,8 @@ class SandboxState:
         (HTTP 500, no body), malformed (HTTP 200, broken XML), fault (a SOAP fault other
         than Login Failed), oversized (HTTP 200, `oversized_mb` of XML), slow (answers
         normally after `delay_ms`), entity_bomb (HTTP 200, a DTD whose entity expands to a
-        billion "lol"s) and external_entity (HTTP 200, a DTD naming file:///etc/passwd). `key` and `operation` narrow which calls match.
+        billion "lol"s) and external_entity (HTTP 200, a DTD naming file:///etc/passwd).
+        `key` and `operation` narrow which calls match.
         """
         if kind not in FAILURE_KINDS:
             raise ControlError(f"kind must be one of {', '.join(FAILURE_KINDS)}")
