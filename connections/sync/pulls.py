@@ -19,7 +19,8 @@ import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from integrations.registry import ErrorKind, ProviderError
@@ -31,6 +32,7 @@ from . import data_status
 from .outcomes import complete, deauthorize, end_pull
 from .prefetch import Prefetch
 from .progress import Heartbeat, Progress, Stopped
+from .queueing import queue_pull
 from .retrying import RetryReport
 from .store import PageStore, upsert_page
 
@@ -233,6 +235,8 @@ class _PullRun:
             end_pull(pull, ERROR_STATUS[error.kind], error.message, error.detail)
             if error.kind == ErrorKind.AUTH:
                 deauthorize(pull, error.message)
+        except (OperationalError, InterfaceError) as error:
+            self._database_lost(error)
         except Exception as error:
             logger.exception("pull %s failed unexpectedly", pull.pk)
             message = (
@@ -240,6 +244,25 @@ class _PullRun:
                 "Records saved before it are kept; the technical detail says where it happened."
             )
             end_pull(pull, P.INTERNAL_ERROR, message, self._scrub(traceback.format_exc()))
+
+    def _database_lost(self, error):
+        """The database connection went away under the pull (a restart, a failover, a killed
+        backend): end it on a new connection and queue it again once, as the watchdog does for
+        a dead worker; the rerun's upserts make it exact. Not again for a retry, so a database
+        that keeps failing leaves the data type to its schedule instead of a loop."""
+        pull = self.pull
+        logger.warning("pull %s: the database connection was lost (%s)", pull.pk, type(error).__name__)
+        if not db_connection.in_atomic_block:  # a worker's never is; a test's outer transaction must stay
+            db_connection.close()  # the next query opens a new connection
+        again = pull.trigger != PullOperation.Trigger.RETRY and pull.connection.status == Connection.Status.LINKED
+        message = (
+            f"The database connection was lost while storing {pull.data_type}. Records saved before it are kept"
+            + ("; the pull was queued again." if again else ".")
+        )
+        if end_pull(pull, P.INTERNAL_ERROR, message, self._scrub(traceback.format_exc())) and again:
+            queue_pull(
+                pull.connection, pull.data_type, PullOperation.Trigger.RETRY, full=pull.mode == PullOperation.Mode.FULL
+            )
 
     def _prepare(self):
         connection = self.pull.connection  # read by sync() just before the claim

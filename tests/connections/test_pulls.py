@@ -295,6 +295,33 @@ def test_an_unexpected_error_ends_internal_error_with_a_traceback_but_no_key(cle
     assert key not in pull.error_detail and key not in pull.error_message
 
 
+@pytest.mark.parametrize("trigger", [PullOperation.Trigger.MANUAL, PullOperation.Trigger.RETRY])
+def test_a_lost_database_connection_ends_the_pull_and_queues_it_again_once(clearbooks, sandbox, monkeypatch, trigger):
+    # The database cannot be taken away under an in-process test (tests/production/test_faults.py
+    # kills the real backends on PostgreSQL): the page store raises what psycopg raises then.
+    from django.db import OperationalError
+
+    connection, _ = linked(sandbox, **SMALL)
+
+    def lost(*args, **kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr("connections.sync.pulls.upsert_page", lost)
+    pull = run(connection, "paymentMethods", full=True, trigger=trigger)
+
+    assert pull.status == P.INTERNAL_ERROR
+    assert pull.error_message.startswith("The database connection was lost while storing paymentMethods.")
+    assert "OperationalError" in pull.error_detail
+    queued = PullOperation.objects.filter(connection=connection, status=P.QUEUED)
+    if trigger == PullOperation.Trigger.RETRY:  # a retry that meets it again is not retried: no loop
+        assert pull.error_message.endswith("Records saved before it are kept.")
+        assert not queued.exists()
+    else:
+        assert pull.error_message.endswith("the pull was queued again.")
+        (again,) = queued
+        assert (again.data_type, again.trigger, again.mode) == ("paymentMethods", "retry", PullOperation.Mode.FULL)
+
+
 def test_content_hash_changes_with_any_attribute_and_ignores_key_order():
     one = NormalizedRecord(id="1", number="INV1", attributes={"a": "1", "b": "2"})
     same = NormalizedRecord(id="1", number="INV1", attributes={"b": "2", "a": "1"})

@@ -62,8 +62,8 @@ Control (state.py, control.py): `reset`, `configure(failure_rate, rate_limit_rat
 latency_ms, seed, oversized_mb, page_sizes)`, `config`, `fail_next(kind, count, key,
 operation, after, fault_string, delay_ms)`, `revoke(key, after_calls)`,
 `touch(key, data_type, count)`, `delete(key, data_type, count)`, `counts(key)`,
-`statuses(key, data_type)`, `calls(key)`; in-process through LocalControl (the
-pytest `sandbox` fixture), from other processes through HttpControl(base_url) or
+`statuses(key, data_type)`, `calls(key)`, `injected()` (failures answered, by kind);
+in-process through LocalControl (the pytest `sandbox` fixture), from other processes through HttpControl(base_url) or
 `POST /_sandbox/<action>` with the parameters as a JSON object. Data types are the
 Codat names: customers, suppliers, invoices, bills, chartOfAccounts, bankAccounts,
 trackingCategories, paymentMethods (and currencies for counts).

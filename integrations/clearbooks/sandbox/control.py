@@ -56,6 +56,10 @@ class _Control:
     def calls(self, key: str | None = None) -> int:
         return self._call("calls", key=key)["calls"]
 
+    def injected(self) -> dict:
+        """Failures answered since the last reset, by kind: {"http500": 12, "slow": 3}."""
+        return self._call("injected")
+
 
 class LocalControl(_Control):
     """Control of a sandbox running in this process (its SandboxState)."""

@@ -39,6 +39,7 @@ CONTROL_ACTIONS = (
     "counts",
     "statuses",
     "calls",
+    "injected",
 )
 _MAX_CACHED_BOOKS = 48
 _MAX_CACHED_RECORDS = 60_000
@@ -86,6 +87,7 @@ class SandboxState:
             self._revocations = {}
             self._calls = Counter()
             self._total_calls = 0
+            self._injected = Counter()
             for key in [k for k, b in self._books.items() if not b.pristine]:
                 del self._books[key]
         return self.config()
@@ -185,6 +187,11 @@ class SandboxState:
         with self._lock:
             return {"calls": self._calls[key] if key is not None else self._total_calls}
 
+    def injected(self):
+        """Failures answered since the last reset, by kind (from fail_next rules and random rates)."""
+        with self._lock:
+            return dict(self._injected)
+
     # In-process helpers
 
     def books(self, key) -> Books:
@@ -238,10 +245,13 @@ class SandboxState:
                 rule["count"] -= 1
                 if rule["count"] == 0:
                     self._fail_next.remove(rule)
+                self._injected[rule["kind"]] += 1
                 return dict(rule)
             if self._config["failure_rate"] and self._rng.random() < self._config["failure_rate"]:
+                self._injected["http500"] += 1
                 return {"kind": "http500"}
             if self._config["rate_limit_rate"] and self._rng.random() < self._config["rate_limit_rate"]:
+                self._injected["http429"] += 1
                 return {"kind": "http429"}
         return None
 

@@ -648,6 +648,17 @@ def test_it_counts_calls_per_key(sandbox):
     assert sandbox.calls() >= 3
 
 
+def test_it_counts_the_failures_it_injects_by_kind_over_http_too(sandbox):
+    key = sandbox.make_key(seed="injected")
+    sandbox.fail_next("http503", count=2, key=key)
+    sandbox.fail_next("malformed", count=1, key=key)
+    for _ in range(4):
+        call(sandbox, "listCurrencies", key=key)
+    assert sandbox.http.injected() == {"http503": 2, "malformed": 1}
+    sandbox.reset()
+    assert sandbox.injected() == {}
+
+
 # Changes between syncs
 
 
