@@ -123,7 +123,7 @@ def main(args):
         default="thread",
         help="run the sandbox in a thread of this process (default) or in a forked process",
     )
-    options = parser.parse_args(args)
+    options, _ = parser.parse_known_args(args)  # run.py hands every bench the same options
 
     server = SandboxServer(port=0).start() if options.server == "thread" else _ForkedSandbox()
     try:

@@ -1,11 +1,13 @@
 """Support pages at scale: median server time per page on a big database and on one 100 times smaller.
 
-`python benchmarks/run.py pages` seeds (once; later runs reuse the files) two SQLite
-databases under var/bench/: a large one with 10,000 companies, 200,000 pull operations
-and 1,000,000 records, and a small one with 1% of each, shaped alike (one connection
-per company, ~20 pulls and ~100 records each). It then requests every support page
-through the Django test Client as an admin and prints the median time per page on
-both, and their ratio. Goals: at most 50 ms median on the large database, and at most
+`python benchmarks/run.py pages` seeds (once; later runs reuse them) two SQLite databases
+under var/bench/: a large one with 10,000 companies, 200,000 pull operations and 1,000,000
+records, and a small one with 1% of each, shaped alike (one connection per company, ~20
+pulls and ~100 records each). `python benchmarks/run.py pages --postgres` (or with
+DATABASE_URL=postgres://…) does the same on PostgreSQL, in two databases named after the
+configured one (`<name>_pages_large`, `<name>_pages_small`) that it creates when missing.
+It then requests every support page through the Django test Client as an admin and
+prints the median time per page on both, and their ratio. Goals: at most 50 ms median on the large database, and at most
 1.5 times the small one.
 
 Each database is created by running the migrations and seeded by `pages_seed`. When the
@@ -36,21 +38,57 @@ WARMUP, RUNS = 3, 25
 GOAL_MS, GOAL_RATIO = 50.0, 1.5
 
 
+def on_postgresql() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
 def use_database(path: Path):
-    """Point the default connection at another SQLite file."""
+    """Point the default connection at another database: a SQLite file, or (PostgreSQL) the
+    database named after the configured one and the file's stem."""
     connections["default"].close()
-    connections["default"].settings_dict["NAME"] = str(path)
+    connections["default"].settings_dict["NAME"] = _postgres_name(path) if on_postgresql() else str(path)
+
+
+_configured = {}
+
+
+def _postgres_name(path: Path) -> str:
+    base = _configured.setdefault("name", connections["default"].settings_dict["NAME"])
+    return f"{base}_{path.stem.replace('-', '_')}"
+
+
+def _recreate_postgres(path: Path):
+    import psycopg
+
+    db = connections["default"].settings_dict
+    connections["default"].close()
+    admin = {"dbname": "postgres", "user": db["USER"], "host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432}
+    with psycopg.connect(
+        **{k: v for k, v in admin.items() if v}, password=db["PASSWORD"] or None, autocommit=True
+    ) as conn:
+        name = _postgres_name(path)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def prepare(path: Path, scale: dict) -> float:
-    """Migrate, and seed unless this file was already seeded at this version; returns seconds spent seeding."""
-    marker = path.with_suffix(".seeded.json")
-    info = json.loads(marker.read_text()) if marker.exists() and path.exists() else None
+    """Migrate, and seed unless this database was already seeded at this version; returns seconds spent seeding."""
+    marker = path.with_suffix(".postgresql.seeded.json" if on_postgresql() else ".seeded.json")
+    exists = True if on_postgresql() else path.exists()
+    info = json.loads(marker.read_text()) if marker.exists() and exists else None
     if info is None or info.get("version") != SEED_VERSION or info.get("scale") != scale:
-        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), marker):
-            stale.unlink(missing_ok=True)
+        if on_postgresql():
+            _recreate_postgres(path)
+        else:
+            for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                stale.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
         info = None
     use_database(path)
+    if info is not None and on_postgresql() and not _seeded_postgres():
+        info = None  # the marker outlived its database: seed again
+        _recreate_postgres(path)
+        use_database(path)
     call_command("migrate", verbosity=0)
     _analyze_new_indexes()
     now = datetime.now(UTC)
@@ -66,9 +104,23 @@ def prepare(path: Path, scale: dict) -> float:
     return 0.0
 
 
+def _seeded_postgres() -> bool:
+    from django.db.utils import OperationalError, ProgrammingError
+
+    try:
+        return Company.objects.exists()
+    except (OperationalError, ProgrammingError):
+        connections["default"].close()
+        return False
+
+
 def _analyze_new_indexes():
-    """A reused file migrated since its seeding has indexes without statistics: gather them,
+    """A reused database migrated since its seeding has indexes without statistics: gather them,
     as seeding does, so the planner sees them as a fresh seed would."""
+    if on_postgresql():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("ANALYZE")  # cheap here (sampled), and autovacuum may not have run yet
+        return
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")
         if not cursor.fetchone():
@@ -132,6 +184,14 @@ def sizes() -> str:
     return "{:,} companies, {:,} pulls, {:,} records".format(*counts)
 
 
+def database_mb() -> float:
+    if on_postgresql():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            return cursor.fetchone()[0] / 1e6
+    return Path(connections["default"].settings_dict["NAME"]).stat().st_size / 1e6
+
+
 def main(args):
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     small = {k: v // SMALL_FACTOR for k, v in LARGE.items()}
@@ -140,9 +200,10 @@ def main(args):
         path = BENCH_DIR / f"pages-{label}.sqlite3"
         seconds = prepare(path, scale)
         seeded = f"seeded in {seconds:.1f} s" if seconds else "reused"
-        print(f"{label} database: {sizes()} ({seeded}; {path.stat().st_size / 1e6:,.0f} MB)", flush=True)
+        print(f"{label} database: {sizes()} ({seeded}; {database_mb():,.0f} MB)", flush=True)
         runs[label] = measure()
-    print(f"\nMedian server time per page over {RUNS} requests (Django test Client, SQLite):")
+    vendor = "PostgreSQL" if on_postgresql() else "SQLite"
+    print(f"\nMedian server time per page over {RUNS} requests (Django test Client, {vendor}):")
     print(f"{'page':<18}{'large ms':>10}{'small ms':>10}{'ratio':>8}  goal (≤{GOAL_MS:.0f} ms, ≤{GOAL_RATIO}×)")
     for name, large_ms in runs["large"].items():
         small_ms = runs["small"][name]

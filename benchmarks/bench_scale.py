@@ -87,7 +87,7 @@ def parse_args(args):
         help="a run that takes longer is stopped and measured on the pulls that ended (keeps the bench ~10 minutes)",
     )
     parser.add_argument("--keep-database", action="store_true")
-    parsed = parser.parse_args(args)
+    parsed, _ = parser.parse_known_args(args)  # run.py hands every bench the same options
     parsed.workers = [int(n) for n in parsed.workers.split(",")]
     return parsed
 

@@ -321,7 +321,7 @@ def main(args):
     parser.add_argument("--naive-invoices", type=int, default=1000, help="invoices the naive loop stores (x100)")
     parser.add_argument("--naive-entities", type=int, default=500, help="customers the naive loop stores (<=1000)")
     parser.add_argument("--no-double", action="store_true", help="skip the 2x run (memory flatness)")
-    options = parser.parse_args(args)
+    options, _ = parser.parse_known_args(args)  # run.py hands every bench the same options
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", "LOG_LEVEL": "WARNING"}
     # benchmarks/settings.py points DATABASE_URL at the shared bench file (other benches fill
