@@ -101,6 +101,8 @@ def prepare(path: Path, scale: dict) -> float:
     if elapsed > 60:
         pages_seed.shift_timestamps(elapsed)
         marker.write_text(json.dumps({**info, "seeded_at": now.timestamp()}))
+        if on_postgresql():
+            pages_seed.vacuum_analyze()  # the shift rewrote every row: as autovacuum would, before measuring
     return 0.0
 
 
@@ -118,8 +120,7 @@ def _analyze_new_indexes():
     """A reused database migrated since its seeding has indexes without statistics: gather them,
     as seeding does, so the planner sees them as a fresh seed would."""
     if on_postgresql():
-        with connections["default"].cursor() as cursor:
-            cursor.execute("ANALYZE")  # cheap here (sampled), and autovacuum may not have run yet
+        pages_seed.vacuum_analyze()  # autovacuum may not have run since: its statistics and visibility map
         return
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")

@@ -211,7 +211,7 @@ class PullOperation(models.Model):
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.FULL)
     modified_since = models.DateTimeField(null=True, blank=True)
 
-    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    requested_at = models.DateTimeField(default=timezone.now)  # indexed with status: see Meta.indexes
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -252,6 +252,11 @@ class PullOperation(models.Model):
             models.Index(fields=["status", "-requested_at"]),
             # Read history filtered by data type, newest first.
             models.Index(fields=["data_type", "-requested_at"], name="pull_data_type_requested_idx"),
+            # Time ranges (read history newest first, the dashboard's pulls per hour), with the status
+            # beside the time: PostgreSQL counts an hour's pulls by status from this index alone (an
+            # index-only scan), where the plain time index made it visit every pull of the hour
+            # (66 ms → 7 ms for an hour of 9,500 pulls; docs/RELIABILITY.md).
+            models.Index(fields=["requested_at", "status"], name="pull_requested_status_idx"),
         ]
 
     def __str__(self):

@@ -8,7 +8,10 @@ breaks them without breaking anything else; these runs say so in CI. They measur
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,12 +38,12 @@ bench_client.main(["--pages", "2", "--repeat", "1"])
 """
 
 
-def run_bench(code, *args, tmp_path):
+def run_bench(code, *args, tmp_path, database_url=None):
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
     env = {
         **keep,
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'bench.sqlite3'}",
         "PYTHONPATH": str(BASE_DIR),
     }
     setup = "import django; django.setup()\n"
@@ -58,6 +61,34 @@ def run_bench(code, *args, tmp_path):
 
 def test_the_pages_benchmark_seeds_the_current_schema_and_serves_every_page(tmp_path):
     out = run_bench(PAGES, str(tmp_path / "pages.sqlite3"), tmp_path=tmp_path)
+    for page in ("companies list", "record browser", "dashboard", "pull page", "record page"):
+        assert f"{page}: " in out
+
+
+PAGES_ON_POSTGRESQL = (
+    PAGES
+    + """
+from django.db import connections
+connections["default"].close()
+import psycopg
+with psycopg.connect(dbname="postgres", user=sys.argv[2], host=sys.argv[3], port=sys.argv[4], autocommit=True) as admin:
+    admin.execute(f'DROP DATABASE IF EXISTS "{bench_pages._postgres_name(path)}" WITH (FORCE)')
+"""
+)
+
+
+def test_the_pages_benchmark_seeds_postgresql_by_copy_and_serves_every_page(tmp_path):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("runs with the suite on PostgreSQL (make test-postgres)")
+    db = connection.settings_dict
+    host, port, user = db["HOST"] or "127.0.0.1", str(db["PORT"] or 5432), db["USER"] or "postgres"
+    name = f"portal_benchtest_{uuid.uuid4().hex[:8]}"  # the bench makes <name>_pages and drops it here
+    url = f"postgres://{user}@{host}:{port}/{name}"
+    out = run_bench(
+        PAGES_ON_POSTGRESQL, str(tmp_path / "pages.sqlite3"), user, host, port, tmp_path=tmp_path, database_url=url
+    )
     for page in ("companies list", "record browser", "dashboard", "pull page", "record page"):
         assert f"{page}: " in out
 
