@@ -16,6 +16,7 @@ so "stale" and "last 24 hours" mean the same on every run.
 """
 
 import json
+import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -152,21 +153,45 @@ def page_urls() -> dict:
     }
 
 
+def _backend_pid():
+    """The PostgreSQL backend serving this process, when its /proc entry is readable here; else None."""
+    if not on_postgresql():
+        return None
+    with connections["default"].cursor() as cursor:  # the test Client keeps this connection between requests
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    return pid if os.access(f"/proc/{pid}/schedstat", os.R_OK) else None
+
+
+def _cpu_ms(backend) -> float:
+    """CPU time so far, in ms (nanosecond clocks): this process's, plus its database backend's."""
+    spent = time.process_time() * 1000
+    if backend is not None:
+        with open(f"/proc/{backend}/schedstat") as schedstat:
+            spent += int(schedstat.read().split()[0]) / 1e6
+    return spent
+
+
 def _median_ms(client, url, before=None):
+    """(median wall ms, median CPU ms) of a page. CPU is the portal's and its database's: other
+    processes on a shared machine move the wall time, hardly the CPU time."""
     for _ in range(WARMUP):
         assert client.get(url).status_code == 200, url
-    times = []
+    backend = _backend_pid()
+    times, cpu = [], []
     for _ in range(RUNS):
         if before:
             before()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_ms(backend)
         response = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append(_cpu_ms(backend) - cpu_started)
         assert response.status_code == 200, url
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def measure() -> dict:
+    """{page: (median wall ms, median CPU ms)}."""
     from django.contrib.auth.models import User
     from django.core.cache import cache
 
@@ -204,10 +229,17 @@ def main(args):
         print(f"{label} database: {sizes()} ({seeded}; {database_mb():,.0f} MB)", flush=True)
         runs[label] = measure()
     vendor = "PostgreSQL" if on_postgresql() else "SQLite"
-    print(f"\nMedian server time per page over {RUNS} requests (Django test Client, {vendor}):")
-    print(f"{'page':<18}{'large ms':>10}{'small ms':>10}{'ratio':>8}  goal (≤{GOAL_MS:.0f} ms, ≤{GOAL_RATIO}×)")
-    for name, large_ms in runs["large"].items():
-        small_ms = runs["small"][name]
+    cpu_of = "the portal's and its PostgreSQL backend's" if on_postgresql() else "the portal's (SQLite included)"
+    print(f"\nMedian server time per page over {RUNS} requests (Django test Client, {vendor}), load average")
+    print(f"{os.getloadavg()[0]:.1f}; CPU ms is {cpu_of} CPU time, which other work on the machine hardly moves:")
+    print(
+        f"{'page':<18}{'large ms':>10}{'small ms':>10}{'ratio':>8}{'large CPU':>11}{'small CPU':>11}"
+        f"  goal (≤{GOAL_MS:.0f} ms, ≤{GOAL_RATIO}×)"
+    )
+    for name, (large_ms, large_cpu) in runs["large"].items():
+        small_ms, small_cpu = runs["small"][name]
         ratio = large_ms / small_ms
         ok = "ok" if large_ms <= GOAL_MS and ratio <= GOAL_RATIO else "MISSED"
-        print(f"{name:<18}{large_ms:>10.1f}{small_ms:>10.1f}{ratio:>7.2f}×  {ok}")
+        if ok == "MISSED" and large_cpu <= GOAL_MS and large_cpu / small_cpu <= GOAL_RATIO:
+            ok = "MISSED (wall), ok in CPU: a busy machine"
+        print(f"{name:<18}{large_ms:>10.1f}{small_ms:>10.1f}{ratio:>7.2f}×{large_cpu:>11.1f}{small_cpu:>11.1f}  {ok}")

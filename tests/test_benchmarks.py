@@ -22,7 +22,7 @@ from benchmarks import bench_pages
 bench_pages.WARMUP, bench_pages.RUNS = 0, 1
 path = Path(sys.argv[1])
 bench_pages.prepare(path, {"companies": 30, "pulls": 300, "records": 3000})
-for name, ms in bench_pages.measure().items():
+for name, (ms, cpu) in bench_pages.measure().items():
     print(f"{name}: {ms:.1f} ms")
 """
 
