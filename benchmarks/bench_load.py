@@ -10,7 +10,7 @@ and Locust (benchmarks/locustfile.py, headless, in a process of its own) for --s
 --users users: three in four sign in as Support and open the dashboard, the companies list, a
 company, a connection, the read history and the record browser; one in four reads companies,
 connections, pull history and records through the API with a key. Each user waits 0.2-1 s
-between requests.
+between requests (--wait): a stress level, so the figures say what the machine carries.
 
 The database is a throwaway one (created and dropped: a SQLite file under var/bench/, or a
 PostgreSQL database named by --database-url), seeded like the pages benchmark's small database
@@ -54,6 +54,7 @@ def parse_args(args):
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60, help="how long Locust runs (bounded)")
     parser.add_argument("--invoices", type=int, default=20_000, help="invoices in the synced connection's books")
+    parser.add_argument("--wait", default="0.2-1.0", help="seconds each user waits between requests, MIN-MAX")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL and Redis instead of SQLite")
     parser.add_argument("--database-url", default="", help="a database the bench may drop and create")
     parser.add_argument("--redis-url", default=None, help="empty: the ORM broker (the default on SQLite)")
@@ -161,7 +162,11 @@ def main(args):
         web = processes.start(
             "web",
             [BIN / "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{web_port}"]
-            + ["--workers", "2", "--threads", "4", "--access-logfile", "-"],
+            # The Procfile's web line, keeping idle connections 5 s instead of 2: longer than a
+            # user's wait, as behind a load balancer whose idle timeout is shorter than gunicorn's.
+            # With 2 s, gunicorn closing an idle connection races the user's next request on
+            # it (a connection reset: one request in 400 on this machine).
+            + ["--workers", "2", "--threads", "4", "--keep-alive", "5", "--access-logfile", "-"],
             env,
         )
         wait_for_port(web_port, web, "gunicorn")
@@ -198,11 +203,11 @@ def main(args):
     loads.append(load_average())
     failures = report(options, figures, synced, loads, time.monotonic() - started)
     if failures:
-        raise SystemExit(f"{failures} requests failed (var/bench/load-locust.log, load_failures.csv)")
+        raise SystemExit(f"{failures} requests failed (var/bench/load-*.log)")
 
 
 def run_locust(options, env, port, seeded) -> list[dict]:
-    prefix = BENCH_DIR / "load"
+    prefix = BENCH_DIR / f"load-{database_kind(options).lower()}"
     locust_env = {
         **env,
         "LOAD_PAGES": json.dumps(seeded["pages"]),
@@ -210,6 +215,7 @@ def run_locust(options, env, port, seeded) -> list[dict]:
         "LOAD_USERNAME": seeded["username"],
         "LOAD_PASSWORD": PASSWORD,
         "LOAD_API_KEY": seeded["api_key"],
+        "LOAD_WAIT": options.wait,
     }
     command = [BIN / "locust", "-f", ROOT / "benchmarks" / "locustfile.py", "--headless", "--only-summary"]
     command += [
@@ -230,15 +236,20 @@ def run_locust(options, env, port, seeded) -> list[dict]:
             stderr=subprocess.STDOUT,
             timeout=options.seconds + 60,
         )
-    with open(f"{prefix}_stats.csv", newline="") as stats:
-        return list(csv.DictReader(stats))
+    with open(f"{prefix}_stats.csv", newline="") as stats, open(f"{prefix}_failures.csv", newline="") as failed:
+        return list(csv.DictReader(stats)), list(csv.DictReader(failed))
 
 
-def report(options, rows, synced, loads, total_seconds) -> int:
-    database = "PostgreSQL" if options.database_url.startswith("postgres") else "SQLite"
+def database_kind(options) -> str:
+    return "PostgreSQL" if options.database_url.startswith("postgres") else "SQLite"
+
+
+def report(options, figures, synced, loads, total_seconds) -> int:
+    rows, failed = figures
     broker = "Redis" if options.redis_url else "the ORM broker"
     print(
-        f"{options.users} users for {options.seconds} s on {database} with {broker} (gunicorn 2x4 threads, "
+        f"{options.users} users ({options.wait} s between requests) for {options.seconds} s on "
+        f"{database_kind(options)} with {broker} (gunicorn 2x4 threads, "
         f"1 qcluster x 2 workers, loopback); load average {loads[0]:.1f} before, {loads[1]:.1f} after; "
         f"{total_seconds:.0f} s in all"
     )
@@ -258,6 +269,8 @@ def report(options, rows, synced, loads, total_seconds) -> int:
         f"{synced['failed']} failed)"
     )
     print("errors: none" if failures == 0 else f"errors: {failures} FAILED requests")
+    for row in failed:
+        print(f"  {row['Occurrences']} x {row['Method']} {row['Name']}: {row['Error']}")
     return failures
 
 

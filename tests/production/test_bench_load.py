@@ -32,7 +32,7 @@ def test_the_load_benchmark_runs_without_errors_and_prints_its_figures(tmp_path)
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
-    assert "4 users for 6 s on SQLite with the ORM broker" in out
+    assert "4 users (0.2-1.0 s between requests) for 6 s on SQLite with the ORM broker" in out
     total = re.search(r"^all together\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M)
     assert total, out
     requests, failures, per_second, p50, p95, p99 = total.groups()
