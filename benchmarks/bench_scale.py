@@ -184,7 +184,7 @@ def recreate_database(url):
     import psycopg
 
     name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres", query=""))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -196,7 +196,7 @@ def drop_database(url):
         return
     import psycopg
 
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres", query=""))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
