@@ -10,14 +10,25 @@ what changed, where the data type allows it". The sync engine settles the real m
 when the pull starts (`pulls.decide_mode`).
 """
 
-from django.db import IntegrityError, transaction
+import contextlib
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 from ..events import record_event
 from ..models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, PullOperation
 from . import data_status
 
 RUN_PULL_TASK = "connections.sync.tasks.run_pull"
+# What a broker that cannot take a task raises: Redis down or restarting, or the ORM broker's database.
+BROKER_ERRORS = (RedisError, OSError, DatabaseError)
+
+logger = logging.getLogger(__name__)
 
 
 def active_pull(connection, data_type):
@@ -58,8 +69,21 @@ def queue_pull(connection, data_type, trigger, *, user=None, full=False, enqueue
 
 
 def enqueue_pull_task(pull):
-    """Hand a queued pull to django-q2. Safe to repeat: a second delivery finds it claimed."""
-    async_task(RUN_PULL_TASK, pull.pk, task_name=f"pull-{pull.pk}", group=f"connection-{pull.connection_id}")
+    """Hand a queued pull to django-q2. Safe to repeat: a second delivery finds it claimed.
+
+    A broker that cannot take the task loses nothing and fails no request: the pull stays
+    Queued, marked as offered long ago (its `heartbeat_at`, which the watchdog reads as the
+    last offer), so the watchdog's next pass offers it again.
+    """
+    try:
+        async_task(RUN_PULL_TASK, pull.pk, task_name=f"pull-{pull.pk}", group=f"connection-{pull.connection_id}")
+    except BROKER_ERRORS as error:
+        logger.warning(
+            "pull %s is queued but the task queue refused it (%s); the watchdog offers it again", pull.pk, error
+        )
+        long_ago = timezone.now() - timedelta(seconds=settings.SYNC_REOFFER_SECONDS + 1)
+        with contextlib.suppress(DatabaseError):  # the database itself down: the row's age tells the watchdog the same
+            PullOperation.objects.filter(pk=pull.pk, status=PullOperation.Status.QUEUED).update(heartbeat_at=long_ago)
 
 
 def queue_first_link_pulls(connection, *, enqueue=True):

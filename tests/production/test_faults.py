@@ -494,3 +494,30 @@ def test_redis_restarted_mid_sync_loses_its_queue_and_the_watchdog_offers_the_pu
     assert_books_exact(sandbox, connection, key)
     assert queued > 0  # some pulls were waiting in the queue that was lost
     report("Redis restarted mid-sync (queue lost)", seconds, pulls_waiting_when_it_stopped=queued)
+
+
+def test_a_refresh_asked_for_while_redis_is_down_is_kept_and_runs_once_redis_is_back(
+    own_redis, clearbooks, sandbox, start_worker, settings
+):
+    connection, key = link(sandbox, "redis-down")
+    settings.SYNC_REOFFER_SECONDS = 3600  # the production order of magnitude: the next pass offers it all the same
+    client = Client()
+    client.force_login(factory.make_support())
+    own_redis.stop()
+
+    page = reverse("connections:connection-detail", args=[connection.pk])
+    response = client.post(
+        reverse("connections:connection-refresh", args=[connection.pk]), {"data_type": "customers", "next": page}
+    )
+    assert response.status_code == 302  # the person asking gets the page back, not an error
+    (pull,) = PullOperation.objects.filter(connection=connection)
+    assert pull.status == P.QUEUED  # kept, for the watchdog to offer again
+    assert "Refresh queued for customers" in client.get(page).content.decode()
+
+    own_redis.start()
+    recovering = time.monotonic()
+    worker = start_worker(**own_redis.env, **FAST_RETRIES)
+    (pull,) = wait_for(lambda: settled() and ended([pull]), timeout=60, interval=0.5, message="the pull", worker=worker)
+    seconds = time.monotonic() - recovering
+    assert pull.status == P.COMPLETE and pull.records_created == sandbox.counts(key)["customers"]
+    report("Redis down when a refresh was asked for", seconds, cluster_start_included="yes")
