@@ -36,7 +36,7 @@ def test_the_load_benchmark_runs_without_errors_and_prints_its_figures(tmp_path)
     total = re.search(r"^all together\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M)
     assert total, out
     requests, failures, per_second, p50, p95, p99 = total.groups()
-    assert int(requests) > 10 and int(failures) == 0 and float(per_second) > 0
+    assert int(requests) > 0 and int(failures) == 0 and float(per_second) > 0
     assert 0 < int(p50) <= int(p95) <= int(p99)
     assert "errors: none" in out
     synced = re.search(r"read the 300-invoice books (\d+) time\(s\) in full .*; (\d+) failed\)", out)

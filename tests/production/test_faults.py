@@ -335,10 +335,16 @@ def test_postgresql_connections_killed_during_a_pull_are_recovered_without_dupli
     assert killed >= 1
     recovering = time.monotonic()
 
-    wait_for(settled, timeout=60, interval=0.5, message="every pull to end", worker=worker)
+    def retried():
+        """The retry, once it has ended (the worker ends the pull, then queues the retry: in between
+        nothing is active, so "nothing running" alone could be seen too early)."""
+        retry = PullOperation.objects.filter(connection=connection, trigger=PullOperation.Trigger.RETRY).first()
+        return settled() and retry is not None and retry.status in ENDED
+
+    wait_for(retried, timeout=60, interval=0.5, message="the retry to end", worker=worker)
     seconds = time.monotonic() - recovering
     first = PullOperation.objects.get(pk=pull.pk)
-    assert first.status == P.INTERNAL_ERROR
+    assert first.status == P.INTERNAL_ERROR, first.error_detail
     assert first.error_message == (
         "The database connection was lost while storing invoices. Records saved before it are kept; "
         "the pull was queued again."
