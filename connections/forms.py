@@ -6,12 +6,24 @@ from django import forms
 
 from integrations.models import Integration
 
+from . import tags as company_tags
 from .models import Company, Connection
 
 S = Connection.Status
 
 
 class CompanyForm(forms.ModelForm):
+    # Tags are a JSON map on the model; people write them one "name=value" a line.
+    tags = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text=(
+            f"Optional: one tag a line, as name=value (e.g. region=uk). At most {company_tags.MAX_TAGS} tags; "
+            f"names up to {company_tags.MAX_NAME} characters, values up to {company_tags.MAX_VALUE}. "
+            "Webhooks and the API's tag filter use them."
+        ),
+    )
+
     class Meta:
         model = Company
         fields = ["name", "description"]
@@ -26,11 +38,22 @@ class CompanyForm(forms.ModelForm):
             },
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["tags"] = company_tags.as_lines(self.instance.tags)
+
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise forms.ValidationError("Give the company a name.")
         return name
+
+    def clean_tags(self):
+        tags, errors = company_tags.parse_lines(self.cleaned_data["tags"])
+        if errors:
+            raise forms.ValidationError(errors)
+        return tags
 
 
 class ConnectionForm(forms.Form):

@@ -65,14 +65,15 @@ def company_edit(request, pk):
 
 def _company_form(request, company):
     """One form for create and edit (the permission decorators differ, the page does not)."""
-    before = {"name": company.name, "description": company.description} if company else {}
+    before = lifecycle.company_fields(company) if company else {}
     form = CompanyForm(request.POST or None, instance=company)
     if request.method == "POST" and form.is_valid():
         if company is None:
             data = form.cleaned_data
-            company = lifecycle.create_company(data["name"], data["description"], request.user)
+            company = lifecycle.create_company(data["name"], data["description"], request.user, tags=data["tags"])
             messages.success(request, f"Company {company.name} created. Add a connection to get its Link URL.")
         else:
+            form.instance.tags = form.cleaned_data["tags"]
             company = lifecycle.save_company_changes(form.instance, before, request.user)
             messages.success(request, f"Company {company.name} saved.")
         return redirect("connections:company-detail", pk=company.pk)
