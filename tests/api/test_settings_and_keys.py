@@ -59,7 +59,7 @@ class TestProfileSyncSettings:
         body = {"clientId": "8a210b68-6988-11ed-a1eb-0242ac120002", "settings": [setting], "overridesDefaults": True}
         error = assert_codat_error(api.post("/api/profile/syncSettings", body, format="json"), 400)
         assert error["validation"]["errors"][0]["itemId"].endswith(item)
-        assert not AuditEvent.objects.exists()
+        assert not AuditEvent.objects.filter(action=AuditEvent.Action.SYNC_SETTINGS_CHANGED).exists()
 
 
 class TestCompanySyncSettings:
