@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.api.correlation.CorrelationIdMiddleware",
+    "portal.api.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,6 +230,22 @@ CLEARBOOKS_PAGE_GAP = env.float("CLEARBOOKS_PAGE_GAP", default=0.0)
 # REST API (Codat's Platform API shapes, under /api/): API keys only, JSON only, Codat's error
 # body, and a rate limit per key (requests/period; period: second, minute, hour or day).
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+# Each key's count is kept where every process of the portal reads it (gunicorn workers,
+# several machines): Redis when REDIS_URL is set, else a table in the database that
+# portal.api's migration 0002 makes, so a fresh clone needs no extra step.
+API_RATE_CACHE = "api-rate"
+if REDIS_URL:
+    CACHES[API_RATE_CACHE] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{Q_CLUSTER['name']}:api-rate",
+    }
+else:
+    CACHES[API_RATE_CACHE] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "api_rate_counts",
+        "OPTIONS": {"MAX_ENTRIES": 10000},  # counts live a period each; culling past this is rare
+    }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.authentication.HasApiKey"],
