@@ -130,6 +130,7 @@ EXPECTATIONS = {
     "connections:connection-note": safe_action("connection", data={"text": "Checked by the permission walk."}),
     "connections:pull-list": read_page(),
     "connections:company-pulls": read_page("company"),
+    "connections:company-sync-settings": admin_page("company", data=lambda world: follow_the_portal()),
     "connections:pull-detail": read_page("pull"),
     "connections:pull-progress": read_page("pull"),
     "connections:pull-cancel": safe_action("active_pull"),
@@ -148,6 +149,16 @@ EXPECTATIONS = {
     ),
     "api-keys:apikey-revoke": admin_action("apikey"),
 }
+
+
+def follow_the_portal() -> dict:
+    """A company's Sync settings form with every data type following the portal's."""
+    from connections.company_sync_settings import portal_defaults
+
+    count = len(portal_defaults())
+    data = {"sync-TOTAL_FORMS": str(count), "sync-INITIAL_FORMS": str(count)}
+    data.update({f"sync-{index}-frequency": "daily" for index in range(count)})
+    return data
 
 
 def project_urls():

@@ -8,7 +8,7 @@ from django.utils import timezone
 from portal.web.access import require_perm
 from portal.web.paging import window
 
-from .. import lifecycle
+from .. import company_sync_settings, lifecycle
 from ..filtersets import CompanyFilterSet
 from ..forms import CompanyForm
 from ..models import Company, Connection, PullOperation
@@ -49,6 +49,7 @@ def company_detail(request, pk):
         "company": company,
         "cards": connection_cards(connections, request, timezone.now()),
         "recent_pulls": list(recent),
+        "sync_settings": company_sync_settings.settings_of(company),
     }
     return render(request, "connections/company_detail.html", ctx)
 
