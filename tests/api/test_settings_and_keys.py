@@ -235,6 +235,11 @@ def test_the_schema_generates_without_warnings_and_documents_paging(api):
     assert parameters["pageSize"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 5000, "default": 100}
     assert {"query", "orderBy", "page"} <= set(parameters)
     assert "/companies/{companyId}/connections/{connectionId}/data/{dataType}" in schema["paths"]
+    assert {"query", "orderBy", "page", "tags"} <= set(parameters)
+    tags = schema["components"]["schemas"]["Company"]["properties"]["tags"]
+    assert (tags["maxProperties"], tags["additionalProperties"]["maxLength"]) == (10, 100)
+    too_many = schema["paths"]["/integrations"]["get"]["responses"]["429"]["headers"]
+    assert {"Retry-After", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"} == set(too_many)
 
 
 def test_the_navigation_links_the_api_keys_page_for_portal_roles(admin_client):
