@@ -15,7 +15,7 @@ from django.db import transaction
 from integrations import audit
 from integrations.models import SyncSetting
 
-from .models import CompanySyncSetting
+from .models import Company, CompanySyncSetting
 from .sync import data_status
 
 PORTAL = "the portal's"
@@ -78,6 +78,8 @@ def replace_settings(company, wanted: dict, *, user=None, actor_name=None):
     if unknown:
         raise ValueError(f"No integration in this portal reads {', '.join(sorted(unknown))}.")
     with transaction.atomic():
+        # One writer at a time per company: two saves at once would both read the same "before".
+        Company.objects.select_for_update().only("pk").get(pk=company.pk)
         before = own_settings(company)
         changes = [
             {"field": data_type, "before": describe(before.get(data_type)), "after": describe(wanted.get(data_type))}
