@@ -11,7 +11,7 @@ from django.utils import timezone
 from connections.models import Connection, PullOperation
 from portal.api import keys
 from tests import factory
-from tests.api.codat_schema import validate
+from tests.api.codat_schema import request_errors, validate
 
 pytestmark = pytest.mark.django_db
 P = PullOperation.Status
@@ -226,3 +226,33 @@ def test_the_validator_would_catch_a_wrong_shape():
     with pytest.raises(AssertionError, match="Sleeping"):
         validate("list-pull-operations", Fake({"results": [{"status": "Sleeping"}], "pageNumber": 1, "pageSize": 1,
                                                "totalResults": 1, "_links": {"self": {}, "current": {}}}))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"region": "uk"},
+        {f"t{i}": "v" for i in range(10)},
+        {"x" * 27: "v" * 100},
+        {f"t{i}": "v" for i in range(11)},
+        {"x" * 28: "v"},
+        {"region": "v" * 101},
+        {"": "v"},
+    ],
+)
+def test_tags_are_accepted_exactly_when_codats_schema_accepts_them(api, world, tags):
+    """The tag limits are Codat's: a body its schema refuses we refuse (400), one it accepts we keep."""
+    body = {"name": "Tagged Co", "tags": tags}
+    response = api.post("/api/companies", body, format="json")
+    assert (response.status_code == 200) == (not request_errors("create-company", body)), response.json()
+
+
+def test_the_company_sync_settings_we_accept_are_codats_shape(api, world):
+    url = f"/api/companies/{world['company'].pk}/syncSettings"
+    current = api.get(url).json()
+    body = {**current, "settings": [{**current["settings"][0], "syncSchedule": 1}], "overridesDefaults": True}
+    assert request_errors("set-company-syncSettings", body) == []
+    assert api.post(url, body, format="json").status_code == 204
+    without_company = {key: value for key, value in body.items() if key != "companyId"}
+    assert request_errors("set-company-syncSettings", without_company)  # Codat requires companyId: so do we
+    assert api.post(url, without_company, format="json").status_code == 400
