@@ -7,7 +7,7 @@ it needs a login, never a key.
 
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authentication import SessionAuthentication
 
 from connections.api.urls import urlpatterns as connection_patterns
@@ -39,9 +39,12 @@ page_patterns = [
     path("<uuid:pk>/revoke/", pages.apikey_revoke, name="apikey-revoke"),
 ]
 
+# The split view serves Swagger UI's start-up script from this same URL (?script) instead of
+# inline, so the docs page keeps the portal's Content-Security-Policy.
 docs = require_perm("integrations.view_integration")(
-    SpectacularSwaggerView.as_view(
+    SpectacularSwaggerSplitView.as_view(
         url_name="api:schema",
+        template_name="api/swagger_ui.html",
         authentication_classes=[SessionAuthentication],  # a page: only a login, never a key
         permission_classes=[HasApiKeyOrPortalRole],
     )

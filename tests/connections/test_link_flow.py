@@ -12,9 +12,9 @@ from connections import credentials
 from connections.link import lockout
 from connections.link_urls import issue_link_url, token_hash
 from connections.models import Connection, ConnectionEvent, LinkAttempt, PullOperation
-from connections.views.link import client_address
 from integrations.clearbooks.sandbox.server import SandboxServer
 from integrations.models import SyncSetting
+from portal.web.addresses import client_address
 from tests import factory
 
 S = Connection.Status
