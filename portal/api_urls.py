@@ -5,6 +5,7 @@ authenticates by API key instead (REST_FRAMEWORK settings). The docs page is a p
 it needs a login, never a key.
 """
 
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -40,13 +41,16 @@ page_patterns = [
 ]
 
 # The split view serves Swagger UI's start-up script from this same URL (?script) instead of
-# inline, so the docs page keeps the portal's Content-Security-Policy.
-docs = require_perm("integrations.view_integration")(
-    SpectacularSwaggerSplitView.as_view(
-        url_name="api:schema",
-        template_name="api/swagger_ui.html",
-        authentication_classes=[SessionAuthentication],  # a page: only a login, never a key
-        permission_classes=[HasApiKeyOrPortalRole],
+# inline, so the docs page keeps the portal's Content-Security-Policy. Its one exception:
+# Swagger UI's own stylesheet and bundle draw their icons as data: SVG images.
+docs = csp_update({"img-src": ["data:"]})(
+    require_perm("integrations.view_integration")(
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema",
+            template_name="api/swagger_ui.html",
+            authentication_classes=[SessionAuthentication],  # a page: only a login, never a key
+            permission_classes=[HasApiKeyOrPortalRole],
+        )
     )
 )
 docs.login_required = True  # DRF marks its views exempt; this one is a portal page, behind the login

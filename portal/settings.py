@@ -194,10 +194,15 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  #
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Credentials: Fernet keys, comma-separated. The first encrypts, all decrypt.
-# Without any, a key is derived from SECRET_KEY so a development checkout works;
-# production must set CREDENTIAL_KEYS (a system check says so).
+# Without any, a development checkout (DEBUG on) derives a key from SECRET_KEY; with DEBUG off
+# the portal refuses to start without its own keys (no secret is ever a default in production).
 CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=[])
 CREDENTIAL_KEYS_DERIVED = not CREDENTIAL_KEYS
+if CREDENTIAL_KEYS_DERIVED and not DEBUG:
+    raise ImproperlyConfigured(
+        "CREDENTIAL_KEYS is not set. Generate a key with `DEBUG=true python manage.py generate_credential_key` "
+        "and set it in the environment or in .env; the portal refuses to start without it when DEBUG is off."
+    )
 if CREDENTIAL_KEYS_DERIVED:
     CREDENTIAL_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(("credentials:" + SECRET_KEY).encode()).digest()).decode()
