@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from portal.web.addresses import client_address
 
 from ..forms import LinkForm
-from ..link import Outcome, check_link, find_link, submit_credentials
+from ..link import Outcome, check_link, submit_credentials
 
 FALLBACK_HELP = "connections/link_help_fallback.html"
 
@@ -56,7 +56,7 @@ def link(request, token):
 @login_not_required
 @never_cache
 def link_done(request, token):
-    found = find_link(token)
+    found = check_link(token, client_address(request))
     if found.ok:  # not submitted yet: back to the form
         return redirect("connections:link", token=token)
     # Only a used token of a connection that is still Linked gets the thank-you page.
