@@ -117,3 +117,15 @@ def test_the_password_tried_is_never_kept_or_logged(client, admin_user, caplog):
     attempts = list(AccessAttempt.objects.values_list("post_data", "get_data"))
     assert attempts and all(secret_guess not in post + get for post, get in attempts)
     assert caplog.records and all(secret_guess not in record.getMessage() for record in caplog.records)
+
+
+def test_a_login_made_in_code_counts_with_no_address(rf, admin_user, client):
+    """force_login (and any login without a client) has no address: django-axes keeps none, not a made-up one."""
+    from axes.models import AccessLog
+
+    from portal.web.addresses import client_ip
+
+    assert client_ip(rf.get("/", REMOTE_ADDR="")) is None
+    assert client_ip(rf.get("/", REMOTE_ADDR="2001:db8::1")) == "2001:db8::1"
+    client.force_login(admin_user)
+    assert list(AccessLog.objects.values_list("ip_address", flat=True)) == [None]

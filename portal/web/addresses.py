@@ -4,6 +4,8 @@ Shared by the Link pages' limits and the login throttle (django-axes' AXES_CLIEN
 so both count the same visitor the same way.
 """
 
+import ipaddress
+
 from django.conf import settings
 from ipware import get_client_ip
 
@@ -27,3 +29,13 @@ def client_address(request) -> str:
         request, proxy_count=proxies - 1, request_header_order=["HTTP_X_FORWARDED_FOR"], strict=False
     )
     return address or remote
+
+
+def client_ip(request) -> str | None:
+    """client_address as an IP address, or None when there is none (e.g. a request made in code,
+    as Django's force_login does): django-axes stores it in an IP address column."""
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
