@@ -188,6 +188,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "portal.web.addresses.client_ip"
 AXES_LOCKOUT_CALLABLE = "portal.login.locked_out"
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner in every process's log; each login is still logged, in one line
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in what axes logs and keeps
 
 # Where the portal is reached from outside: Link URLs printed by commands are absolute.
