@@ -36,6 +36,14 @@ DRF_URLS = [name for name, _ in URLS if name.startswith("api:") or name in ("api
 PORTAL_URLS = [name for name, _ in URLS if name not in DRF_URLS]
 
 
+def test_no_portal_view_is_exempt_from_the_check():
+    """A new csrf_exempt view (an inbound webhook, say) must be a decision: it fails here until it is listed."""
+    exempt = sorted(
+        name for name, pattern in URLS if name in PORTAL_URLS and getattr(pattern.callback, "csrf_exempt", False)
+    )
+    assert exempt == []
+
+
 def database():
     """Every row of every table that holds the portal's data: equal means nothing changed."""
     return {
