@@ -8,9 +8,11 @@ REDIS_URL, SECRET_KEY and CREDENTIAL_KEYS.
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -67,6 +70,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.web.timezones.ViewerTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -112,6 +118,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes' backend first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "connections:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -143,17 +154,57 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.debug.AlwaysSafeExceptionReporterFilter"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) on every response: everything from the portal itself, no
+# inline script or style anywhere (templates use classes and static JS), no framing. The one
+# exception is the API docs page (portal.api_urls): Swagger UI's stylesheet draws its icons
+# as data: images, so that page alone adds `img-src data:`.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT failed logins for one username (from
+# anywhere), or from one client address (for any username), lock that username or address for
+# LOGIN_LOCKOUT_MINUTES after the latest failure; the login page says until when
+# (portal.login.locked_out). The address is the one the Link limits use (TRUSTED_PROXY_COUNT).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "portal.web.addresses.client_ip"
+AXES_LOCKOUT_CALLABLE = "portal.login.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner in every process's log; each login is still logged, in one line
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in what axes logs and keeps
 
 # Where the portal is reached from outside: Link URLs printed by commands are absolute.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Credentials: Fernet keys, comma-separated. The first encrypts, all decrypt.
-# Without any, a key is derived from SECRET_KEY so a development checkout works;
-# production must set CREDENTIAL_KEYS (a system check says so).
+# Without any, a development checkout (DEBUG on) derives a key from SECRET_KEY; with DEBUG off
+# the portal refuses to start without its own keys (no secret is ever a default in production).
 CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=[])
 CREDENTIAL_KEYS_DERIVED = not CREDENTIAL_KEYS
+if CREDENTIAL_KEYS_DERIVED and not DEBUG:
+    raise ImproperlyConfigured(
+        "CREDENTIAL_KEYS is not set. Generate a key with `DEBUG=true python manage.py generate_credential_key` "
+        "and set it in the environment or in .env; the portal refuses to start without it when DEBUG is off."
+    )
 if CREDENTIAL_KEYS_DERIVED:
     CREDENTIAL_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(("credentials:" + SECRET_KEY).encode()).digest()).decode()

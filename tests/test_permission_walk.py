@@ -270,9 +270,14 @@ def url_for(name, pattern, rule, world):
     return reverse(name, kwargs=kwargs)
 
 
+ADMIN_LOGIN = "Django admin's login page"
+
+
 def outcome(response):
     if response.status_code in (301, 302) and urlsplit(response["Location"]).path == reverse("login"):
         return LOGIN
+    if response.status_code in (301, 302) and urlsplit(response["Location"]).path == reverse("admin:login"):
+        return ADMIN_LOGIN
     return response.status_code
 
 
@@ -296,6 +301,39 @@ def test_it_answers_each_persona_as_the_table_says(name, persona, world, client)
         data = rule.data(world) if callable(rule.data) else (rule.data or {})
         got = outcome(client.post(url, data))
         assert matches(got, rule.post[persona]), f"POST {url} as {persona}: {got}, expected {rule.post[persona]}"
+
+
+def admin_urls():
+    """Every page of Django admin but its login and logout, from the resolver: those without arguments,
+    and each object page filled with a made-up id (a non-staff caller never gets as far as the lookup)."""
+    (admin,) = [entry for entry in get_resolver().url_patterns if getattr(entry, "namespace", None) == "admin"]
+    found = []
+
+    def walk(patterns, prefix):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern) and entry.name not in (None, "login", "logout"):
+                params = entry.pattern.regex.groupindex
+                if not params:
+                    found.append(reverse(f"admin:{entry.name}"))
+                elif set(params) == {"object_id"}:
+                    found.append(reverse(f"admin:{entry.name}", kwargs={"object_id": "1"}))
+
+    walk(admin.url_patterns, "admin/")
+    return found
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_django_admin_is_for_superusers_only(persona, world, client):
+    """The portal's roles, Admin included, work in the portal: every Django admin page sends them to its login."""
+    if persona != ANON:
+        client.force_login(world["users"][persona])
+    urls = admin_urls()
+    assert len(urls) > 20 and "/admin/" in urls
+    for url in urls:
+        response = client.get(url)
+        assert outcome(response) in (LOGIN, ADMIN_LOGIN), f"GET {url} as {persona}: {outcome(response)}"
 
 
 def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():
