@@ -1,0 +1,66 @@
+"""Safe targets: which URLs an endpoint may point at (server-side request forgery guard).
+
+In production an endpoint must use HTTPS and every address its host name resolves to must
+be public: loopback, private, link-local, multicast, reserved and unspecified addresses are
+refused. `WEBHOOK_ALLOW_LOCAL_TARGETS` (development and tests) allows plain HTTP and those
+addresses. Checked when an endpoint is saved and again before every delivery (DNS changes).
+"""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+
+class UnsafeTarget(Exception):
+    """The URL may not be called; the message says why, in a sentence."""
+
+
+def _resolve(host: str, port: int) -> list:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise UnsafeTarget(f"The host name {host} does not resolve ({error}).") from None
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def _refusal(address) -> str:
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    for test, label in (
+        ("is_loopback", "a loopback"),
+        ("is_private", "a private"),
+        ("is_link_local", "a link-local"),
+        ("is_multicast", "a multicast"),
+        ("is_reserved", "a reserved"),
+        ("is_unspecified", "an unspecified"),
+    ):
+        if getattr(address, test):
+            return label
+    return ""
+
+
+def check_url(url: str, *, allow_local=None) -> None:
+    """Raise UnsafeTarget unless the portal may send webhooks to `url` now."""
+    if allow_local is None:
+        allow_local = settings.WEBHOOK_ALLOW_LOCAL_TARGETS
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UnsafeTarget("The URL must start with https:// and name a host.")
+    if parts.scheme != "https" and not allow_local:
+        raise UnsafeTarget("The URL must use HTTPS.")
+    if parts.username or parts.password:
+        raise UnsafeTarget("The URL must not hold a user name or password.")
+    if allow_local:
+        return
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise UnsafeTarget("The URL's port is not a number between 0 and 65535.") from None
+    for address in _resolve(parts.hostname, port):
+        kind = _refusal(address)
+        if kind:
+            raise UnsafeTarget(
+                f"{parts.hostname} resolves to {address}, {kind} address: webhooks are only sent to public addresses."
+            )
