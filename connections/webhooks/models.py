@@ -115,9 +115,7 @@ class Message(models.Model):
         constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="one_message_per_endpoint")]
         indexes = [
             # The sweeper: pending messages that are due.
-            models.Index(
-                fields=["next_attempt_at"], name="webhook_message_due_idx", condition=Q(status="pending")
-            ),
+            models.Index(fields=["next_attempt_at"], name="webhook_message_due_idx", condition=Q(status="pending")),
             models.Index(fields=["endpoint", "status", "-created_at"], name="webhook_message_endpoint_idx"),
         ]
 

@@ -78,8 +78,8 @@ def pull_ended(sender, pull, **kwargs):
     """A data type newly failing tells so; the last pull of a read to end sends `read.completed`."""
     # The connection's row lock (already taken by the pull's end) orders two pulls ending at
     # once: the second to get it sees the first ended, so exactly one sends read.completed.
-    connection = Connection.objects.select_for_update().select_related("company", "integration").get(
-        pk=pull.connection_id
+    connection = (
+        Connection.objects.select_for_update().select_related("company", "integration").get(pk=pull.connection_id)
     )
     pull.connection = connection
     if pull.status in FAILED_PULL_STATUSES and _newly_failing(pull):
