@@ -3,7 +3,7 @@
     receiver.url                         # http://127.0.0.1:PORT/hook
     receiver.answer(500, 500, 500)       # the next three requests get 500, then 200 again
     receiver.hang(seconds)               # the next request waits before answering (a slow receiver)
-    receiver.down(); receiver.up()       # refuse connections (503 without reading), or accept again
+    receiver.down(); receiver.up()       # answer 503 to everything (a receiver that is down), or not
     receiver.received                    # [Received(headers, body, status)] in arrival order
     receiver.wait_for(n, timeout)        # until n requests answered 2xx arrived
 
@@ -36,6 +36,8 @@ class Receiver:
         self.received: list[Received] = []
         self._answers: list[int] = []
         self._hang = 0.0
+        self._down = False
+        self.started = 0  # requests that arrived (answered or not yet)
         self._lock = threading.Lock()
         receiver = self
 
@@ -43,7 +45,8 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 with receiver._lock:
-                    status = receiver._answers.pop(0) if receiver._answers else 200
+                    receiver.started += 1
+                    status = 503 if receiver._down else receiver._answers.pop(0) if receiver._answers else 200
                     hang, receiver._hang = receiver._hang, 0.0
                 if hang:
                     time.sleep(hang)
@@ -66,6 +69,14 @@ class Receiver:
     def answer(self, *statuses):
         with self._lock:
             self._answers.extend(statuses)
+
+    def down(self):
+        with self._lock:
+            self._down = True
+
+    def up(self):
+        with self._lock:
+            self._down = False
 
     def hang(self, seconds):
         with self._lock:
