@@ -198,7 +198,7 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # Health check (/healthz): the worker is taken for dead when no django-q task has finished
-# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish three tasks a minute on
+# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish five tasks a minute on
 # an idle portal, and the scheduler looks every 30 seconds: 180 leaves room for both.
 HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
 # Seconds the broker ping may take before the check gives up on it.

@@ -13,6 +13,7 @@ from ..filtersets import CompanyFilterSet
 from ..forms import CompanyForm
 from ..models import Company, Connection, PullOperation
 from ..support.panels import connection_cards
+from ..webhooks import lines as webhook_lines
 
 PAGE_SIZE = 25
 RECENT_PULLS = 10
@@ -49,6 +50,7 @@ def company_detail(request, pk):
         "company": company,
         "cards": connection_cards(connections, request, timezone.now()),
         "recent_pulls": list(recent),
+        "webhook_lines": webhook_lines.for_company(company.pk),
     }
     return render(request, "connections/company_detail.html", ctx)
 

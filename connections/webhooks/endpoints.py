@@ -15,7 +15,7 @@ from integrations import audit
 
 from . import secrets
 from .events import EVENT_TYPES, TEST_EVENT, emit, hand_over
-from .models import Attempt, Endpoint, Message
+from .models import DISABLED_BY_HAND, Attempt, Endpoint, Message
 from .targets import UnsafeTarget, check_url
 
 MAX_TAGS = 10
@@ -96,7 +96,7 @@ def set_disabled(endpoint, disabled: bool, *, actor=None, actor_name=None):
         before = endpoint.disabled
         endpoint.disabled = disabled
         if disabled:
-            endpoint.disabled_reason, endpoint.disabled_at = "Disabled by hand.", timezone.now()
+            endpoint.disabled_reason, endpoint.disabled_at = DISABLED_BY_HAND, timezone.now()
         else:
             endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = "", None, None
         endpoint.save(update_fields=["disabled", "disabled_reason", "disabled_at", "failing_since"])

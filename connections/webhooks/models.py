@@ -9,6 +9,9 @@ from django.utils import timezone
 #
 
 
+DISABLED_BY_HAND = "Disabled by hand."
+
+
 class Endpoint(models.Model):
     """Where events are sent: a URL, the event types it wants, and optional company tags.
 

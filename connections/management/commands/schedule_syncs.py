@@ -26,8 +26,8 @@ SCHEDULES = (
 
 class Command(BaseCommand):
     help = (
-        "Create or update the every-minute django-q2 schedules: queue due pulls, and the pull watchdog "
-        "(twice, half a minute apart)."
+        "Create or update the every-minute django-q2 schedules: queue due pulls, and the pull watchdog and "
+        "the webhook sweeper (each twice, half a minute apart)."
     )
 
     def handle(self, *args, **options):
