@@ -359,15 +359,16 @@ def needs_attention(now=None, limit=ATTENTION_LIMIT, counts=None) -> list[Attent
 def _disabled_webhooks(limit):
     """Endpoints switched off by the portal (410 Gone, or failing for days): their events wait, failed."""
     rows = Endpoint.objects.filter(disabled=True).exclude(disabled_reason=DISABLED_BY_HAND)
-    shown = rows.order_by("-disabled_at").values_list("pk", "url", "disabled_reason", "disabled_at")[:limit]
+    shown = list(rows.order_by("-disabled_at").values_list("pk", "url", "disabled_reason", "disabled_at")[:limit])
     items = [
         AttentionItem(url, "Webhook endpoint", f"Disabled: {reason}", "webhooks:endpoint-detail", pk, at)
         for pk, url, reason, at in shown
     ]
+    total = len(shown) if len(shown) < limit else capped_count(rows, "pk")  # a second query only when many
     return AttentionGroup(
         "webhooks",
         "Disabled webhook endpoints",
         "Check the receiver is back, enable the endpoint (Admin) and replay its failed messages since it failed.",
-        capped_count(rows, "pk"),
+        total,
         items,
     )

@@ -36,12 +36,22 @@ def iso(moment) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def emit(event_type, payload, *, company=None, connection_id=None, summary="", only=None, trigger=None) -> Event:
-    """Write `event_type` with `payload`, and a message for each endpoint that wants it.
+def wanted(event_types) -> bool:
+    """Whether any endpoint subscribes to one of `event_types` (one query; a tag may still rule a company out)."""
+    return any(set(types) & set(event_types) for types in Endpoint.objects.values_list("event_types", flat=True))
+
+
+def emit(event_type, payload, *, company=None, connection_id=None, summary="", only=None, trigger=None):
+    """Write `event_type` with `payload`, and a message for each endpoint that wants it; returns the Event.
 
     `company` (a Company, saved or just deleted) routes by tags. `only`: a single endpoint
     (the test event), whatever it subscribes to. Must run inside the change's transaction.
+    An event no endpoint wants is not written (None): there is nobody to tell, now or by replay.
     """
+    tags = company.tags if company is not None else {}
+    endpoints = [only] if only is not None else [e for e in Endpoint.objects.all() if e.wants(event_type, tags)]
+    if not endpoints:
+        return None
     now = timezone.now()
     event = Event(event_type=event_type, generated_at=now, connection_id=connection_id, summary=summary[:300])
     if company is not None:
@@ -51,8 +61,6 @@ def emit(event_type, payload, *, company=None, connection_id=None, summary="", o
         separators=(",", ":"),
     )
     event.save(force_insert=True)
-    tags = company.tags if company is not None else {}
-    endpoints = [only] if only is not None else [e for e in Endpoint.objects.all() if e.wants(event_type, tags)]
     messages = [_message(event, endpoint, now) for endpoint in endpoints]
     for message in messages:
         message.trigger = trigger or Attempt.Trigger.SCHEDULE

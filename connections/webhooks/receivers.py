@@ -6,7 +6,7 @@ or rolls back with it (see `events.emit`).
 
 from ..models import ACTIVE_PULL_STATUSES, FAILED_PULL_STATUSES, Connection, DataStatus, PullOperation
 from . import payloads
-from .events import emit
+from .events import emit, wanted
 from .models import Event
 
 S = Connection.Status
@@ -47,6 +47,8 @@ def company_deleted(sender, company, **kwargs):
 
 
 def _connection_event(event_type, connection, summary):
+    if not wanted((event_type,)):
+        return  # no payload to build (the serializer reads the integration and the company)
     emit(
         event_type,
         payloads.connection_payload(connection),
@@ -76,6 +78,8 @@ def link_rejected(sender, connection, **kwargs):
 
 def pull_ended(sender, pull, **kwargs):
     """A data type newly failing tells so; the last pull of a read to end sends `read.completed`."""
+    if not wanted((READ_COMPLETED, DATA_TYPE_ERROR)):
+        return  # one query when nobody listens: a pull's end stays cheap
     # The connection's row lock (already taken by the pull's end) orders two pulls ending at
     # once: the second to get it sees the first ended, so exactly one sends read.completed.
     connection = (

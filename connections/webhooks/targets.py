@@ -29,12 +29,13 @@ def _refusal(address) -> str:
     if getattr(address, "ipv4_mapped", None):
         address = address.ipv4_mapped
     for test, label in (
+        # The narrowest first: Python counts loopback, link-local and 0.0.0.0 as private too.
         ("is_loopback", "a loopback"),
-        ("is_private", "a private"),
+        ("is_unspecified", "an unspecified"),
         ("is_link_local", "a link-local"),
         ("is_multicast", "a multicast"),
         ("is_reserved", "a reserved"),
-        ("is_unspecified", "an unspecified"),
+        ("is_private", "a private"),
     ):
         if getattr(address, test):
             return label

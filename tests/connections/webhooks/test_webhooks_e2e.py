@@ -6,19 +6,23 @@ signature verifies with `standardwebhooks` and `svix`. Retries run on a compress
 (a setting, passed to the worker); a worker SIGKILLed mid-delivery loses nothing.
 """
 
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
+from django_q.models import OrmQ
 
 from connections import lifecycle
 from connections.models import Record
 from connections.webhooks import endpoints, tasks
 from connections.webhooks.events import EVENT_TYPES
 from connections.webhooks.models import Attempt, Endpoint, Event, Message
-from tests.plugins.worker import wait_for
+from tests.plugins.worker import ROOT, wait_for, worker_env
 
 from .helpers import verify_both
 
@@ -137,3 +141,47 @@ def test_a_worker_killed_mid_delivery_loses_nothing(receiver, start_worker):
     verify_both(secret, delivered[-1])
     assert {r.json["id"] for r in delivered} == {str(message.event_id)}
     assert Attempt.objects.filter(message=message, ok=True).count() == 1
+
+
+CRASH_AFTER_COMMIT = """
+import os, signal
+import django
+django.setup()
+from django.db import transaction
+from connections import lifecycle
+with transaction.atomic():
+    # Registered first, so it runs first once the change commits: the process dies before
+    # the outbox hands the message to django-q2 (as a crash or the OOM killer would).
+    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
+    lifecycle.create_company("Crashed Ltd")
+"""
+
+
+def test_a_process_killed_between_the_change_and_the_hand_over_loses_nothing(receiver, start_worker):
+    endpoint, secret = endpoints.create(receiver.url, ["company.created"], actor_name="test")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_COMMIT], cwd=ROOT, env=worker_env(), capture_output=True, timeout=60
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()[-2000:]
+    message = Message.objects.get()
+    assert message.status == Message.Status.PENDING and message.event.company_name == "Crashed Ltd"
+    assert not OrmQ.objects.exists()  # nothing was handed to django-q2
+
+    start_worker()
+    assert tasks.sweep()["queued"] == 1
+    [got] = receiver.wait_for(1, timeout=30)
+    assert verify_both(secret, got)["id"] == str(message.event_id)
+
+
+def test_a_message_queued_several_times_is_sent_once(receiver, start_worker):
+    endpoints.create(receiver.url, ["company.created"], actor_name="test")
+    lifecycle.create_company("Once Ltd")  # handed over once on commit
+    tasks.sweep()
+    tasks.sweep()  # and twice more, as a sweeper would before a worker took it
+    assert OrmQ.objects.count() == 3
+
+    start_worker()
+    wait_for(lambda: not OrmQ.objects.exists(), timeout=30, message="all three tasks to run")
+    time.sleep(0.5)
+    assert len(receiver.received) == 1
+    assert Attempt.objects.count() == 1 and Message.objects.get().status == Message.Status.DELIVERED
