@@ -194,3 +194,31 @@ def test_a_rolled_back_change_leaves_no_event(receiver, fast):
         lifecycle.create_company("Never")
         raise RuntimeError
     assert not Event.objects.exists() and not Message.objects.exists()
+
+
+def test_the_sweeper_forgets_events_past_the_retention_with_their_log(receiver, fast):
+    make_endpoint(receiver)
+    lifecycle.create_company("Old Ltd")
+    lifecycle.create_company("New Ltd")
+    for message in Message.objects.all():
+        delivery.deliver(message.pk)
+    Event.objects.filter(company_name="Old Ltd").update(generated_at=timezone.now() - timedelta(days=15))
+
+    assert sweeper.sweep(lambda message_id: None)["forgotten"] >= 1
+    assert list(Event.objects.values_list("company_name", flat=True)) == ["New Ltd"]
+    assert Message.objects.count() == Attempt.objects.count() == 1
+
+
+def test_no_secret_reaches_the_log_or_the_audit_trail(receiver, fast, caplog):
+    from integrations.models import AuditEvent
+
+    caplog.set_level("DEBUG")
+    endpoint, secret = make_endpoint(receiver)
+    rotated = endpoints.rotate_secret(endpoint, actor_name="test")
+    receiver.answer(500)
+    lifecycle.create_company("Acme Ltd")
+    delivery.deliver(Message.objects.get().pk)
+    trail = str(list(AuditEvent.objects.values_list("changes", flat=True)))
+    for value in (secret, rotated, secret.removeprefix("whsec_"), rotated.removeprefix("whsec_")):
+        assert value not in caplog.text and value not in trail
+    assert endpoint.secret_fingerprint in trail

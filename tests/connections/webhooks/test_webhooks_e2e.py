@@ -73,6 +73,7 @@ def test_linking_a_company_tells_the_receiver_created_connected_then_read_comple
     assert connected["connection"]["status"] == "Linked" and connected["referenceCompany"]["id"] == str(company.pk)
     assert Message.objects.filter(endpoint=endpoint, status=Message.Status.DELIVERED).count() == 4
     assert key not in "".join(r.body for r in got)
+    assert secret not in worker.log_tail(5000) and secret.removeprefix("whsec_") not in worker.log_tail(5000)
 
 
 def test_three_500s_then_the_fourth_attempt_delivers_on_the_compressed_schedule(receiver, start_worker):
