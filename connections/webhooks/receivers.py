@@ -7,10 +7,10 @@ or rolls back with it (see `events.emit`).
 from ..models import ACTIVE_PULL_STATUSES, FAILED_PULL_STATUSES, Connection, DataStatus, PullOperation
 from . import payloads
 from .events import emit, wanted
-from .models import Event
 
 S = Connection.Status
 READ_COMPLETED = "read.completed"
+READ_WINDOW = 200  # pulls looked at to find the read's start (a read of more data types than this is cut)
 DATA_TYPE_ERROR = "dataType.status.error"
 
 # A status move and what Codat calls it, with the words the timeline uses.
@@ -120,18 +120,23 @@ def _newly_failing(pull) -> bool:
 
 
 def _pulls_of_read(connection) -> list:
-    """The latest pull of each data type that ended since the connection's previous read.completed."""
-    previous = (
-        Event.objects.filter(connection_id=connection.pk, event_type=READ_COMPLETED)
-        .order_by("-generated_at")
-        .values_list("generated_at", flat=True)
-        .first()
-    )
-    ended = PullOperation.objects.filter(connection_id=connection.pk, finished_at__isnull=False)
-    if previous is not None:
-        ended = ended.filter(finished_at__gt=previous)
+    """The pulls of the read that just ended: the latest pull of each data type among those that overlapped.
+
+    A read is a run of pulls whose times (queued to ended) overlap, with no moment between
+    them when the connection had nothing queued or running: walking back from the newest
+    end, a pull belongs while it ended after the earliest queue time seen so far.
+    """
+    recent = PullOperation.objects.filter(connection_id=connection.pk, finished_at__isnull=False).order_by(
+        "-finished_at", "-pk"
+    )[:READ_WINDOW]
+    found, since = [], None
+    for pull in recent:
+        if since is not None and pull.finished_at < since:
+            break
+        found.append(pull)
+        since = pull.requested_at if since is None else min(since, pull.requested_at)
     latest = {}
-    for pull in ended.order_by("finished_at", "pk"):
+    for pull in reversed(found):  # oldest first: a data type's newest pull wins
         pull.connection = connection
         latest[pull.data_type] = pull
     return sorted(latest.values(), key=lambda p: p.data_type)

@@ -3,6 +3,7 @@
 `delivery.deliver` runs here (no worker): the same function the django-q2 task calls.
 """
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -222,3 +223,27 @@ def test_no_secret_reaches_the_log_or_the_audit_trail(receiver, fast, caplog):
     for value in (secret, rotated, secret.removeprefix("whsec_"), rotated.removeprefix("whsec_")):
         assert value not in caplog.text and value not in trail
     assert endpoint.secret_fingerprint in trail
+
+
+def test_read_completed_summarises_the_overlapping_pulls_once_the_last_ends(receiver, fast, clearbooks):
+    from connections.models import PullOperation
+    from connections.sync import outcomes
+    from tests import factory
+
+    make_endpoint(receiver, types=["read.completed"])
+    connection = factory.make_connection(factory.make_company("Acme Ltd"), integration=clearbooks)
+    now = timezone.now()
+    old = factory.make_pull(
+        connection, "bills", requested_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=1)
+    )
+    first = factory.make_pull(connection, "invoices", status=PullOperation.Status.FETCHING, requested_at=now)
+    second = factory.make_pull(connection, "customers", status=PullOperation.Status.FETCHING, requested_at=now)
+
+    assert outcomes.end_pull(first, PullOperation.Status.FETCH_ERROR, "Timed out.")
+    assert not Event.objects.filter(event_type="read.completed").exists()  # another pull still runs
+    assert outcomes.end_pull(second, PullOperation.Status.CANCELLED, "Cancelled.")
+
+    [event] = Event.objects.filter(event_type="read.completed")
+    lines = json.loads(event.body)["payload"]["dataTypes"]
+    assert {line["dataType"]: line["status"] for line in lines} == {"invoices": "FetchError", "customers": "Cancelled"}
+    assert old.data_type not in {line["dataType"] for line in lines}  # an earlier read's pull
