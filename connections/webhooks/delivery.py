@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -21,7 +22,7 @@ from django.utils import timezone
 from .models import Attempt, Endpoint, Message
 from .secrets import signing_secrets
 from .signing import headers
-from .targets import UnsafeTarget, check_url
+from .targets import UnsafeTarget, pin
 
 M = Message.Status
 RESPONSE_START = 500  # characters of the answer kept in the log
@@ -69,37 +70,65 @@ def claim(message_id, now=None):
 
 
 def send(message) -> Outcome:
-    """One signed POST of the event's recorded body; never raises for the receiver's faults."""
+    """One signed POST of the event's recorded body to the checked address; never raises for the receiver's faults."""
     endpoint, event = message.endpoint, message.event
     try:
-        check_url(endpoint.url)
+        target = pin(endpoint.url)
     except UnsafeTarget as refused:
         return Outcome(ok=False, error=str(refused)[:300])
     signed = headers(signing_secrets(endpoint), str(event.id), int(time.time()), event.body)
     started = time.monotonic()
-    session = requests.Session()
-    session.trust_env = False  # no proxies or .netrc from the environment
-    try:
-        with session.post(
-            endpoint.url,
-            data=event.body.encode(),
-            headers=signed,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            start = response.raw.read(RESPONSE_START * 4, decode_content=True) or b""
-            code = response.status_code
-    except requests.RequestException as failure:
-        return Outcome(ok=False, error=_describe(failure), duration_ms=_ms(started))
-    finally:
-        session.close()
+    for address in target.addresses:  # the next address only when this one refused the connection
+        try:
+            code, start = _post(target, address, event.body.encode(), signed)
+            break
+        except urllib3.exceptions.NewConnectionError as failure:
+            refused = failure
+        except urllib3.exceptions.HTTPError as failure:
+            return Outcome(ok=False, error=_describe(failure), duration_ms=_ms(started))
+    else:
+        return Outcome(ok=False, error=_describe(refused), duration_ms=_ms(started))
     return Outcome(
         ok=200 <= code < 300,
         status_code=code,
         response_start=start.decode("utf-8", "replace")[:RESPONSE_START],
         duration_ms=_ms(started),
     )
+
+
+def _post(target, address, body: bytes, signed: dict) -> tuple[int, bytes]:
+    """POST to the pinned address, naming the host in the Host header and checking its certificate."""
+    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
+    options = {"host": address, "port": target.port, "timeout": timeout, "retries": False, "maxsize": 1}
+    if target.https:
+        pool = urllib3.HTTPSConnectionPool(
+            **options,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(**options)
+    default_port = 443 if target.https else 80
+    host = target.host if ":" not in target.host else f"[{target.host}]"
+    host_header = host if target.port == default_port else f"{host}:{target.port}"
+    try:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**signed, "Host": host_header},
+            redirect=False,  # a 3xx is an answer like any other: not a success, never followed
+            preload_content=False,
+            retries=False,
+        )
+        try:
+            return response.status, response.read(RESPONSE_START * 4) or b""
+        finally:
+            response.release_conn()
+    finally:
+        pool.close()
 
 
 def settle(message, outcome: Outcome, now=None):
@@ -168,8 +197,11 @@ def _ms(started) -> int:
 
 
 def _describe(failure) -> str:
-    if isinstance(failure, requests.Timeout):
-        return f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s."
-    if isinstance(failure, requests.ConnectionError):
+    # NewConnectionError first: urllib3 makes it a kind of ConnectTimeoutError.
+    if isinstance(failure, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProtocolError):
         return "Could not connect to the endpoint."
+    if isinstance(failure, urllib3.exceptions.TimeoutError):
+        return f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s."
+    if isinstance(failure, urllib3.exceptions.SSLError):
+        return "The endpoint's TLS certificate could not be verified."
     return f"The request failed ({type(failure).__name__})."

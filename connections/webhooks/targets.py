@@ -8,6 +8,7 @@ addresses. Checked when an endpoint is saved and again before every delivery (DN
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,6 +16,17 @@ from django.conf import settings
 
 class UnsafeTarget(Exception):
     """The URL may not be called; the message says why, in a sentence."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery connects: the address checked, so a second DNS answer cannot send it elsewhere."""
+
+    https: bool
+    host: str  # the host name, for the Host header and the TLS certificate
+    port: int
+    path: str  # with the query
+    addresses: tuple  # the resolved IP addresses, in the resolver's order: connections go only to these
 
 
 def _resolve(host: str, port: int) -> list:
@@ -65,3 +77,25 @@ def check_url(url: str, *, allow_local=None) -> None:
             raise UnsafeTarget(
                 f"{parts.hostname} resolves to {address}, {kind} address: webhooks are only sent to public addresses."
             )
+
+
+def pin(url: str, *, allow_local=None) -> Target:
+    """Check `url` and resolve it once: the delivery connects to this address (no DNS rebinding)."""
+    check_url(url, allow_local=allow_local)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if https else 80)
+    except ValueError:
+        raise UnsafeTarget("The URL's port is not a number between 0 and 65535.") from None
+    addresses = _resolve(parts.hostname, port)
+    if allow_local is None:
+        allow_local = settings.WEBHOOK_ALLOW_LOCAL_TARGETS
+    if not allow_local:
+        unsafe = [a for a in addresses if _refusal(a)]
+        if unsafe:  # check_url saw safe answers; this resolution did not
+            raise UnsafeTarget(
+                f"{parts.hostname} now resolves to {unsafe[0]}: webhooks are only sent to public addresses."
+            )
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(https, parts.hostname, port, path, tuple(dict.fromkeys(str(a) for a in addresses)))

@@ -247,3 +247,39 @@ def test_read_completed_summarises_the_overlapping_pulls_once_the_last_ends(rece
     lines = json.loads(event.body)["payload"]["dataTypes"]
     assert {line["dataType"]: line["status"] for line in lines} == {"invoices": "FetchError", "customers": "Cancelled"}
     assert old.data_type not in {line["dataType"] for line in lines}  # an earlier read's pull
+
+
+def test_a_slow_receiver_times_out_and_a_redirect_is_not_followed(receiver, fast):
+    fast.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    fast.WEBHOOK_RETRY_SCHEDULE = [0.05]
+    make_endpoint(receiver)
+    receiver.hang(2)
+    receiver.answer(500, 302)  # the hung request's answer (never read), then a redirect
+    lifecycle.create_company("Slow Ltd")
+    message = Message.objects.get()
+    assert delivery.deliver(message.pk) == M.FAILED
+    attempts = list(Attempt.objects.filter(message=message).order_by("started_at", "pk"))
+    assert attempts[0].error == "No answer within 0.5 s." and attempts[0].status_code is None
+    assert attempts[1].status_code == 302 and not attempts[1].ok
+    assert receiver.started == 2  # the redirect's target was never asked
+
+
+def test_a_dns_name_is_resolved_once_and_named_in_the_host_header(receiver, fast):
+    port = receiver.url.split(":")[2].split("/")[0]
+    endpoints.create(f"http://localhost:{port}/hook?source=portal", ["company.created"], actor_name="test")
+    lifecycle.create_company("Named Ltd")
+    assert delivery.deliver(Message.objects.get().pk) == M.DELIVERED
+    assert receiver.received[0].headers["Host"] == f"localhost:{port}"
+
+
+def test_an_unreachable_endpoint_is_a_failed_attempt(receiver, fast):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    fast.WEBHOOK_RETRY_SCHEDULE = []
+    endpoints.create(f"http://127.0.0.1:{port}/hook", ["company.created"], actor_name="test")
+    lifecycle.create_company("Nobody Ltd")
+    assert delivery.deliver(Message.objects.get().pk) == M.FAILED
+    assert Attempt.objects.get().error == "Could not connect to the endpoint."
