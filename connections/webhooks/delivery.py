@@ -106,7 +106,7 @@ def _post(target, address, body: bytes, signed: dict) -> tuple[int, bytes]:
             server_hostname=target.host,
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            ca_certs=settings.WEBHOOK_CA_BUNDLE or certifi.where(),
         )
     else:
         pool = urllib3.HTTPConnectionPool(**options)
