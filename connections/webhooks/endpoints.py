@@ -19,6 +19,7 @@ from .models import DISABLED_BY_HAND, Attempt, Endpoint, Message
 from .targets import UnsafeTarget, check_url
 
 MAX_TAGS = 10
+MAX_ENDPOINTS = 50  # Codat lists at most 50 consumers
 TAG_PATTERN = re.compile(r"^[^:\s]{1,64}:[^\s]{1,63}$")
 M = Message.Status
 
@@ -75,6 +76,8 @@ def create(url, event_types, company_tags=(), *, disabled=False, description="",
     )
     secret = secrets.set_new_secret(endpoint)
     with transaction.atomic():
+        if Endpoint.objects.count() >= MAX_ENDPOINTS:
+            raise EndpointRefused({"url": f"At most {MAX_ENDPOINTS} endpoints: delete one you no longer use first."})
         endpoint.save(force_insert=True)
         _audit(
             "webhook_created",

@@ -108,3 +108,13 @@ def test_send_test_event(api, receiver):
     assert sent.status_code == 202 and sent.json()["eventType"] == "webhook.test"
     delivery.deliver(sent.json()["id"])
     assert verify_both(made["secret"], receiver.received[0])["eventType"] == "webhook.test"
+
+
+def test_at_most_fifty_endpoints(api, receiver, monkeypatch):
+    from connections.webhooks import endpoints
+
+    monkeypatch.setattr(endpoints, "MAX_ENDPOINTS", 2)  # the rule, not the number, is under test
+    assert create(api, receiver.url).status_code == 201
+    assert create(api, receiver.url).status_code == 201
+    body = assert_codat_error(create(api, receiver.url), 400)
+    assert "At most 2 endpoints" in body["error"] and Endpoint.objects.count() == 2
