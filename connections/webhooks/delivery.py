@@ -42,14 +42,20 @@ def deliver(message_id) -> str:
 
     Returns what happened, for django-q2's task list.
     """
+    tried = False
     while True:
         message = claim(message_id)
         if message is None:
-            return "not due"
+            return _status(message_id) if tried else "not due"
         wait = settle(message, send(message))
+        tried = True
         if wait is None or wait > settings.WEBHOOK_INLINE_RETRY_SECONDS:
-            return Message.objects.get(pk=message_id).status
+            return _status(message_id)
         time.sleep(max(wait, 0))
+
+
+def _status(message_id) -> str:
+    return Message.objects.filter(pk=message_id).values_list("status", flat=True).first() or "gone"
 
 
 def claim(message_id, now=None):
@@ -144,6 +150,9 @@ def settle(message, outcome: Outcome, now=None):
     }
     wait = None
     with transaction.atomic():
+        endpoint = Endpoint.objects.select_for_update().filter(pk=message.endpoint_id).first()
+        if endpoint is None:
+            return None  # deleted while the request was out: its messages went with it
         Attempt.objects.create(
             message=message,
             started_at=now - timedelta(milliseconds=outcome.duration_ms),
@@ -154,7 +163,6 @@ def settle(message, outcome: Outcome, now=None):
             response_start=outcome.response_start,
             trigger=message.trigger,
         )
-        endpoint = Endpoint.objects.select_for_update().get(pk=message.endpoint_id)
         if outcome.ok:
             changes.update(status=M.DELIVERED, delivered_at=now, next_attempt_at=None)
             if endpoint.failing_since is not None:

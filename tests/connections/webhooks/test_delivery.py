@@ -283,3 +283,19 @@ def test_an_unreachable_endpoint_is_a_failed_attempt(receiver, fast):
     lifecycle.create_company("Nobody Ltd")
     assert delivery.deliver(Message.objects.get().pk) == M.FAILED
     assert Attempt.objects.get().error == "Could not connect to the endpoint."
+
+
+def test_an_endpoint_deleted_while_its_request_is_out_loses_nothing_else(receiver, fast, monkeypatch):
+    endpoint, _ = make_endpoint(receiver)
+    lifecycle.create_company("Acme Ltd")
+    message = Message.objects.get()
+    sent = delivery.send
+
+    def send_then_delete(message):
+        outcome = sent(message)
+        endpoints.delete(Endpoint.objects.get(pk=endpoint.pk), actor_name="test")
+        return outcome
+
+    monkeypatch.setattr(delivery, "send", send_then_delete)  # the delete lands mid-delivery
+    assert delivery.deliver(message.pk) == "gone"
+    assert not Message.objects.exists() and Event.objects.count() == 1
