@@ -161,7 +161,7 @@ EXPECTATIONS = {
     "webhooks:endpoint-toggle": admin_action("endpoint"),
     "webhooks:endpoint-rotate": admin_action("endpoint"),
     "webhooks:endpoint-test": admin_action("endpoint"),
-    "webhooks:endpoint-delete": admin_action("endpoint"),
+    "webhooks:endpoint-delete": admin_page("endpoint"),
     "webhooks:endpoint-replay": admin_action("endpoint", data={"since": "2026-01-01T09:00"}),
     "webhooks:message-replay": admin_action("message"),
 }

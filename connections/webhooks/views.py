@@ -69,7 +69,7 @@ def endpoint_detail(request, pk, shown_secret=None):
 @require_perm(VIEW)
 def event_detail(request, pk):
     event = get_object_or_404(Event, pk=pk)
-    ctx = {"event": event, "messages": event.messages.select_related("endpoint").prefetch_related("attempt_log")}
+    ctx = {"event": event, "deliveries": event.messages.select_related("endpoint").prefetch_related("attempt_log")}
     return render(request, "webhooks/event_detail.html", ctx)
 
 
@@ -104,10 +104,13 @@ def endpoint_test(request, pk):
     return redirect("webhooks:endpoint-detail", pk=pk)
 
 
-@require_POST
 @require_perm(MANAGE)
 def endpoint_delete(request, pk):
+    """GET asks first (what goes with it); POST deletes."""
     endpoint = get_object_or_404(Endpoint, pk=pk)
+    if request.method != "POST":
+        ctx = {"endpoint": endpoint, "message_count": endpoint.messages.count()}
+        return render(request, "webhooks/endpoint_confirm_delete.html", ctx)
     endpoints.delete(endpoint, actor=request.user)
     messages.success(request, f"Endpoint {endpoint.url} deleted.")
     return redirect("webhooks:endpoint-list")

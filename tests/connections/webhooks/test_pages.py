@@ -124,3 +124,25 @@ def test_the_connection_and_company_pages_say_what_endpoints_were_told(support_c
         reverse("connections:company-detail", args=[company.pk]),
     ):
         assert expected.search(support_client.get(url).content.decode()), url
+
+
+def test_deleting_an_endpoint_asks_first(admin_client, receiver):
+    endpoint, _ = endpoints.create(receiver.url, ["company.created"], actor_name="test")
+    url = reverse("webhooks:endpoint-delete", args=[endpoint.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and "Delete this endpoint?" in page.content.decode()
+    assert Endpoint.objects.exists()
+    assert admin_client.post(url).status_code == 302
+    assert not Endpoint.objects.exists()
+
+
+def test_an_events_page_lists_its_deliveries_not_as_flash_messages(support_client, receiver):
+    endpoints.create(receiver.url, ["company.created"], actor_name="test")
+    lifecycle.create_company("Acme Ltd")
+    message = Message.objects.get()
+    delivery.deliver(message.pk)
+    page = support_client.get(reverse("webhooks:event-detail", args=[message.event_id]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert receiver.url in html and "HTTP 200" in html and "Acme Ltd" in html
+    assert 'class="messages"' not in html  # the flash list: nothing was flashed
