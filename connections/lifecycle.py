@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from integrations import audit
 
-from . import status
+from . import signals, status
 from .credentials import wipe_credentials
 from .events import record_event
 from .forms import active_connection_in_category, one_active_message
@@ -27,6 +27,7 @@ def create_company(name, description="", user=None, *, actor_name=None, tags=Non
     """A new company (tags already checked by `tags.tag_errors`), with its audit event."""
     with transaction.atomic():
         company = Company.objects.create(name=name, description=description, created_by=user, tags=tags or {})
+        signals.company_created.send(Company, company=company)
         audit.record(
             Action.COMPANY_CREATED,
             actor=user,
@@ -89,6 +90,7 @@ def delete_company(company, user=None, *, actor_name=None) -> dict:
     with transaction.atomic():
         # Records first, in one statement: nothing refers to them, so no per-row cascade work.
         Record.objects.filter(connection__company=company).delete()
+        signals.company_deleted.send(Company, company=company)
         name, pk = company.name, company.pk
         company.delete()
         audit.record(
@@ -139,6 +141,7 @@ def create_connection(company, integration, user=None, *, actor_name=None) -> Co
                 changes=[{"field": "status", "before": None, "after": S.PENDING_AUTH}],
             )
             issue_link_url(connection, user, actor_name=actor_name)
+            signals.connection_created.send(Connection, connection=connection)
     except IntegrityError:
         # Another request added one between our check and our insert: the constraint held.
         clash = active_connection_in_category(company, integration.category)
@@ -174,6 +177,7 @@ def delete_connection(connection, user=None, *, actor_name=None) -> dict:
     summary = connection_deletion_summary(connection)
     with transaction.atomic():
         Record.objects.filter(connection=connection).delete()
+        signals.connection_deleted.send(Connection, connection=connection)
         target, pk, integration = str(connection), connection.pk, connection.integration
         connection.delete()
         audit.record(

@@ -37,6 +37,7 @@ from .credentials import store_credentials
 from .events import COMPANY_USER, record_event
 from .link_urls import link_url_expired, token_hash
 from .models import Connection, ConnectionEvent, LinkAttempt
+from .signals import link_rejected
 from .sync.queueing import queue_first_link_pulls
 
 logger = logging.getLogger(__name__)
@@ -311,13 +312,16 @@ def _link_page_reason(relink):
 
 @sensitive_variables("api_key")
 def _reject(connection, provider, check, client_address, api_key) -> LinkResult:
-    record_event(
-        connection,
-        ConnectionEvent.Kind.LINK_REJECTED,
-        f"{provider.name} did not accept the API key that was submitted; nothing was saved.",
-        actor_label=COMPANY_USER,
-        detail={"client_address": client_address, "detail": _scrub(check.detail, api_key)},
-    )
+    message = f"{provider.name} did not accept the API key that was submitted; nothing was saved."
+    with transaction.atomic():
+        record_event(
+            connection,
+            ConnectionEvent.Kind.LINK_REJECTED,
+            message,
+            actor_label=COMPANY_USER,
+            detail={"client_address": client_address, "detail": _scrub(check.detail, api_key)},
+        )
+        link_rejected.send(Connection, connection=connection, reason=message)
     return LinkResult(
         Outcome.REJECTED,
         connection,

@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.authentication import SessionAuthentication
 
 from connections.api.urls import urlpatterns as connection_patterns
+from connections.webhooks.api_urls import urlpatterns as webhook_patterns
 from integrations.api.urls import urlpatterns as integration_patterns
 from portal.api import pages, views
 from portal.api.authentication import HasApiKeyOrPortalRole
@@ -29,6 +30,7 @@ api_patterns = _exempt(
     [
         *integration_patterns,
         *connection_patterns,
+        *webhook_patterns,
         path("apiKeys", views.ApiKeyList.as_view(), name="apikey-list"),
         path("apiKeys/<uuid:api_key_id>", views.ApiKeyDetail.as_view(), name="apikey-detail"),
         path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "portal.web",
     "integrations",
     "connections",
+    "connections.webhooks",
     "portal.api",
 ]
 
@@ -249,7 +250,7 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # Health check (/healthz): the worker is taken for dead when no django-q task has finished
-# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish three tasks a minute on
+# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish five tasks a minute on
 # an idle portal, and the scheduler looks every 30 seconds: 180 leaves room for both.
 HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
 # Seconds the broker ping may take before the check gives up on it.
@@ -267,6 +268,26 @@ SYNC_HEARTBEAT_SECONDS = env.float("SYNC_HEARTBEAT_SECONDS", default=10)
 SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=60)
 SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
 SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
+
+# Outgoing webhooks (connections.webhooks). After the first attempt, a failed delivery is
+# retried after each of WEBHOOK_RETRY_SCHEDULE's delays in seconds (tests compress it), then
+# ends failed (replayable). Retries due within WEBHOOK_INLINE_RETRY_SECONDS wait in the task,
+# later ones are handed over by the sweeper (twice a minute). A worker holds a message for
+# WEBHOOK_LEASE_SECONDS (more than the timeout): after that, a dead worker's message is taken
+# again. An endpoint failing WEBHOOK_DISABLE_AFTER_SECONDS in a row is disabled.
+# WEBHOOK_ALLOW_LOCAL_TARGETS allows plain HTTP and loopback/private addresses (development, tests).
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15)
+WEBHOOK_INLINE_RETRY_SECONDS = env.float("WEBHOOK_INLINE_RETRY_SECONDS", default=10)
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_TIMEOUT_SECONDS + 45)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.float("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=14)
+WEBHOOK_ALLOW_LOCAL_TARGETS = env.bool("WEBHOOK_ALLOW_LOCAL_TARGETS", default=DEBUG)
+# The certificate authorities endpoints' TLS certificates are checked against (a PEM file); empty: certifi's.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
 
 # Clear Books
 CLEARBOOKS_WSDL_URL = env.str("CLEARBOOKS_WSDL_URL", default="")

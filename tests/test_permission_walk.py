@@ -21,6 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from connections.models import Connection, PullOperation
+from connections.webhooks import endpoints as webhook_endpoints
+from connections.webhooks.events import emit as webhook_emit
 from portal.api import keys
 from tests import factory
 
@@ -86,7 +88,8 @@ API_ENDPOINTS = (
     "integration-list", "integration-detail", "profile-sync-settings", "company-list", "company-detail",
     "connection-list", "connection-detail", "connection-authorization", "record-list", "refresh-all",
     "refresh-data-type", "data-status", "pull-list", "pull-detail", "company-sync-settings", "apikey-list",
-    "apikey-detail", "schema",
+    "apikey-detail", "schema", "webhook-list", "webhook-detail", "webhook-secret", "webhook-test", "webhook-messages",
+    "webhook-replay", "webhook-message-replay",
 )  # fmt: skip
 
 
@@ -148,6 +151,20 @@ EXPECTATIONS = {
         data={"name": "Walked key"},
     ),
     "api-keys:apikey-revoke": admin_action("apikey"),
+    # Webhooks: Support reads endpoints and the delivery log; only Admins change them or see a secret
+    "webhooks:endpoint-list": Rule(
+        get={ANON: LOGIN, OUTSIDER: 403, SUPPORT: 200, ADMIN: 200},
+        post={ANON: LOGIN, OUTSIDER: 403, SUPPORT: 403, ADMIN: DONE},
+        data={"url": "http://127.0.0.1:9/walked", "event_types": ["company.created"]},
+    ),
+    "webhooks:endpoint-detail": read_page("endpoint"),
+    "webhooks:event-detail": read_page("event"),
+    "webhooks:endpoint-toggle": admin_action("endpoint"),
+    "webhooks:endpoint-rotate": admin_action("endpoint"),
+    "webhooks:endpoint-test": admin_action("endpoint"),
+    "webhooks:endpoint-delete": admin_page("endpoint"),
+    "webhooks:endpoint-replay": admin_action("endpoint", data={"since": "2026-01-01T09:00"}),
+    "webhooks:message-replay": admin_action("message"),
 }
 
 
@@ -217,6 +234,8 @@ def world(db, settings):
     active_pull = factory.make_pull(connection, "customers", status=PullOperation.Status.QUEUED)
     record = factory.make_record(connection, "invoices", last_pull=pull)
     factory.make_data_status(connection, "invoices", current_status="Complete", latest_pull=pull)
+    endpoint, _ = webhook_endpoints.create("http://127.0.0.1:9/hook", ["company.created"], actor_name="walk")
+    event = webhook_emit("company.created", {"id": str(company.pk)}, company=company)
     factory.make_connection(
         factory.make_company("Pending Ltd"),
         status=Connection.Status.PENDING_AUTH,
@@ -235,6 +254,9 @@ def world(db, settings):
         "pending_token": pending_token,
         "data_type": "invoices",
         "apikey": keys.create_key("walked")[0],
+        "endpoint": endpoint,
+        "event": event,
+        "message": event.messages.get(),
         "users": {
             OUTSIDER: factory.make_user("olga"),
             SUPPORT: factory.make_support(),
@@ -250,6 +272,8 @@ API_PARAMS = {
     "dataset_id": lambda world: str(uuid.UUID(int=world["pull"].pk)),
     "platform_key": lambda world: world["key"].key,
     "api_key_id": lambda world: world["apikey"].pk,
+    "webhook_id": lambda world: world["endpoint"].pk,
+    "message_id": lambda world: world["message"].pk,
 }
 
 

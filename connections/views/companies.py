@@ -13,6 +13,7 @@ from ..filtersets import CompanyFilterSet
 from ..forms import CompanyForm
 from ..models import Company, Connection, PullOperation
 from ..support.panels import connection_cards
+from ..webhooks import lines as webhook_lines
 
 PAGE_SIZE = 25
 RECENT_PULLS = 10
@@ -50,6 +51,7 @@ def company_detail(request, pk):
         "cards": connection_cards(connections, request, timezone.now()),
         "recent_pulls": list(recent),
         "sync_settings": company_sync_settings.settings_of(company),
+        "webhook_lines": webhook_lines.for_company(company.pk),
     }
     return render(request, "connections/company_detail.html", ctx)
 

@@ -103,6 +103,8 @@ PATH_PARAMETERS = {
     "dataset_id": "datasetId",
     "platform_key": "platformKey",
     "api_key_id": "apiKeyId",
+    "webhook_id": "webhookId",
+    "message_id": "messageId",
 }
 
 
