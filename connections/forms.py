@@ -4,14 +4,27 @@ The list pages' filters are filter sets (filtersets.py)."""
 
 from django import forms
 
+from integrations.forms import FREQUENCY_CHOICES
 from integrations.models import Integration
 
+from . import tags as company_tags
 from .models import Company, Connection
 
 S = Connection.Status
 
 
 class CompanyForm(forms.ModelForm):
+    # Tags are a JSON map on the model; people write them one "name=value" a line.
+    tags = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text=(
+            f"Optional: one tag a line, as name=value (e.g. region=uk). At most {company_tags.MAX_TAGS} tags; "
+            f"names up to {company_tags.MAX_NAME} characters, values up to {company_tags.MAX_VALUE}. "
+            "Webhooks and the API's tag filter use them."
+        ),
+    )
+
     class Meta:
         model = Company
         fields = ["name", "description"]
@@ -26,11 +39,22 @@ class CompanyForm(forms.ModelForm):
             },
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["tags"] = company_tags.as_lines(self.instance.tags)
+
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise forms.ValidationError("Give the company a name.")
         return name
+
+    def clean_tags(self):
+        tags, errors = company_tags.parse_lines(self.cleaned_data["tags"])
+        if errors:
+            raise forms.ValidationError(errors)
+        return tags
 
 
 class ConnectionForm(forms.Form):
@@ -100,3 +124,44 @@ class LinkForm(forms.Form):
         if any(ch.isspace() for ch in value):
             raise forms.ValidationError("An API key has no spaces or line breaks; check that only the key was pasted.")
         return value
+
+
+class CompanySyncSettingForm(forms.Form):
+    """One data type on a company's Sync settings page: its own setting, or the portal's."""
+
+    own = forms.BooleanField(required=False, label="Its own setting")
+    fetch_on_first_link = forms.BooleanField(required=False, label="Fetch on first link")
+    frequency = forms.ChoiceField(
+        label="Sync frequency",
+        choices=FREQUENCY_CHOICES,
+        error_messages={"invalid_choice": "Choose one of none, hourly, daily, weekly or monthly."},
+    )
+
+
+class BaseCompanySyncSettingFormSet(forms.BaseFormSet):
+    """One form per data type the portal reads, in `settings` order (`company_sync_settings.settings_of`)."""
+
+    def __init__(self, data=None, *, settings, **kwargs):
+        self.settings = settings
+        initial = [
+            {"own": s.own is not None, "fetch_on_first_link": s.fetch_on_first_link, "frequency": s.frequency}
+            for s in settings
+        ]
+        super().__init__(data, initial=initial, prefix="sync", **kwargs)
+        self.max_num = self.min_num = self.absolute_max = len(settings)  # a posted count cannot add rows
+
+    def rows(self):
+        return list(zip(self.settings, self.forms, strict=False))  # a short post is refused by validate_min
+
+    def wanted(self) -> dict:
+        """{data type: (fetch on first link, frequency)} for the rows marked as the company's own."""
+        return {
+            setting.data_type: (form.cleaned_data["fetch_on_first_link"], form.cleaned_data["frequency"])
+            for setting, form in self.rows()
+            if form.cleaned_data.get("own")
+        }
+
+
+CompanySyncSettingFormSet = forms.formset_factory(
+    CompanySyncSettingForm, formset=BaseCompanySyncSettingFormSet, extra=0, validate_max=True, validate_min=True
+)

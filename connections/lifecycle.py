@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from integrations import audit
 
-from . import status
+from . import signals, status
 from .credentials import wipe_credentials
 from .events import record_event
 from .forms import active_connection_in_category, one_active_message
@@ -23,26 +23,39 @@ class ConnectionRefused(Exception):
     """A connection cannot be added (integration off, or one already active in the category)."""
 
 
-def create_company(name, description="", user=None, *, actor_name=None) -> Company:
+def create_company(name, description="", user=None, *, actor_name=None, tags=None) -> Company:
+    """A new company (tags already checked by `tags.tag_errors`), with its audit event."""
     with transaction.atomic():
-        company = Company.objects.create(name=name, description=description, created_by=user)
+        company = Company.objects.create(name=name, description=description, created_by=user, tags=tags or {})
+        signals.company_created.send(Company, company=company)
         audit.record(
             Action.COMPANY_CREATED,
             actor=user,
             actor_name=actor_name,
             target=company.name,
             target_id=company.pk,
-            changes=[{"field": "name", "before": None, "after": company.name}],
+            changes=[{"field": "name", "before": None, "after": company.name}]
+            + audit.diff({}, company.tags, prefix="tag "),
         )
     return company
 
 
+def company_fields(company) -> dict:
+    """What an edit may change, as it is now: pass it to `save_company_changes` as `before`."""
+    return {"name": company.name, "description": company.description, "tags": dict(company.tags or {})}
+
+
+def _changes(before, company) -> list[dict]:
+    after = company_fields(company)
+    tags_before, tags_after = before.get("tags") or {}, after.pop("tags")
+    return audit.diff({k: before.get(k) for k in after}, after) + audit.diff(tags_before, tags_after, prefix="tag ")
+
+
 def save_company_changes(company, before: dict, user=None, *, actor_name=None) -> Company:
-    """Save an edited company and audit the fields that changed (nothing when none did)."""
-    after = {"name": company.name, "description": company.description}
-    changes = audit.diff({k: before.get(k) for k in after}, after)
+    """Save an edited company and audit the fields that changed, each tag its own (nothing when none did)."""
+    changes = _changes(before, company)
     with transaction.atomic():
-        company.save(update_fields=["name", "description"])
+        company.save(update_fields=["name", "description", "tags"])
         if changes:
             audit.record(
                 Action.COMPANY_CHANGED,
@@ -77,6 +90,7 @@ def delete_company(company, user=None, *, actor_name=None) -> dict:
     with transaction.atomic():
         # Records first, in one statement: nothing refers to them, so no per-row cascade work.
         Record.objects.filter(connection__company=company).delete()
+        signals.company_deleted.send(Company, company=company)
         name, pk = company.name, company.pk
         company.delete()
         audit.record(
@@ -127,6 +141,7 @@ def create_connection(company, integration, user=None, *, actor_name=None) -> Co
                 changes=[{"field": "status", "before": None, "after": S.PENDING_AUTH}],
             )
             issue_link_url(connection, user, actor_name=actor_name)
+            signals.connection_created.send(Connection, connection=connection)
     except IntegrityError:
         # Another request added one between our check and our insert: the constraint held.
         clash = active_connection_in_category(company, integration.category)
@@ -162,6 +177,7 @@ def delete_connection(connection, user=None, *, actor_name=None) -> dict:
     summary = connection_deletion_summary(connection)
     with transaction.atomic():
         Record.objects.filter(connection=connection).delete()
+        signals.connection_deleted.send(Connection, connection=connection)
         target, pk, integration = str(connection), connection.pk, connection.integration
         connection.delete()
         audit.record(

@@ -13,6 +13,10 @@ URL and LINK_ADDRESS_RATE_LIMIT per client address in LINK_RATE_WINDOW_MINUTES. 
 address limit is high because a whole office, or every customer behind a load balancer
 the portal does not see through (TRUSTED_PROXY_COUNT), shares one address. A successful
 link, or an attempt Clear Books could not check, never counts.
+
+Guessing Link URLs themselves is hopeless (256 random bits), and limited all the same: every
+visit to a Link URL that does not exist counts against the client address too, so an address
+that tries LINK_ADDRESS_RATE_LIMIT unknown Link URLs (or refused keys) in the window is paused.
 """
 
 import logging
@@ -33,6 +37,7 @@ from .credentials import store_credentials
 from .events import COMPANY_USER, record_event
 from .link_urls import link_url_expired, token_hash
 from .models import Connection, ConnectionEvent, LinkAttempt
+from .signals import link_rejected
 from .sync.queueing import queue_first_link_pulls
 
 logger = logging.getLogger(__name__)
@@ -131,8 +136,10 @@ def find_link(token: str) -> LinkResult:
 
 
 # Outcomes that count against the limits: a refused key, and an attempt still being checked
-# (so that many submissions at once cannot all slip under the limit).
+# (so that many submissions at once cannot all slip under the limit). Against the client
+# address, a visit to a Link URL that does not exist counts too (someone guessing tokens).
 COUNTED_OUTCOMES = (Outcome.REJECTED, "")
+ADDRESS_COUNTED_OUTCOMES = (*COUNTED_OUTCOMES, Outcome.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -151,14 +158,18 @@ def lockout(token: str, client_address: str, now=None) -> Lockout | None:
     """
     now = now or timezone.now()
     window = timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES)
-    counted = LinkAttempt.objects.filter(created_at__gt=now - window, outcome__in=COUNTED_OUTCOMES)
+    recent = LinkAttempt.objects.filter(created_at__gt=now - window)
     scopes = (
-        ("link", {"token_hash": token_hash(token)}, settings.LINK_RATE_LIMIT),
-        ("address", {"client_address": client_address[:64]}, settings.LINK_ADDRESS_RATE_LIMIT),
+        ("link", {"token_hash": token_hash(token), "outcome__in": COUNTED_OUTCOMES}, settings.LINK_RATE_LIMIT),
+        (
+            "address",
+            {"client_address": client_address[:64], "outcome__in": ADDRESS_COUNTED_OUTCOMES},
+            settings.LINK_ADDRESS_RATE_LIMIT,
+        ),
     )
     for scope, match, limit in scopes:
         oldest_counted = (
-            counted.filter(**match).order_by("-created_at").values_list("created_at", flat=True)[limit - 1 : limit]
+            recent.filter(**match).order_by("-created_at").values_list("created_at", flat=True)[limit - 1 : limit]
         )
         for at in oldest_counted:
             return Lockout(scope, at + window)
@@ -183,7 +194,10 @@ def rate_limited_result(connection, lock: Lockout) -> LinkResult:
         hint = "A wrong API key was entered here too many times, so for your security it is locked."
     else:
         message = "Too many failed attempts from your network."
-        hint = "API keys were refused too many times from your network, so for your security linking from it is paused."
+        hint = (
+            "API keys were refused, or Link URLs that do not exist were opened, too many times from your network, "
+            "so for your security linking from it is paused."
+        )
     return LinkResult(
         Outcome.RATE_LIMITED,
         connection,
@@ -194,12 +208,21 @@ def rate_limited_result(connection, lock: Lockout) -> LinkResult:
 
 
 def check_link(token: str, client_address: str) -> LinkResult:
-    """find_link, then the lockouts: whether the Link form may be shown and used from this address."""
+    """find_link, then the lockouts: whether the Link form may be shown and used from this address.
+
+    A Link URL that does not exist is counted against the address (a guess), and once the
+    address is locked it reads the lock, not "does not exist": a guesser learns nothing more.
+    """
     found = find_link(token)
-    if found.ok:
+    if found.ok or found.outcome == Outcome.UNKNOWN:
         lock = lockout(token, client_address)
         if lock is not None:
             return rate_limited_result(found.connection, lock)
+    if found.outcome == Outcome.UNKNOWN:
+        _prune_attempts()
+        LinkAttempt.objects.create(
+            token_hash=token_hash(token), client_address=client_address[:64], outcome=found.outcome
+        )
     return found
 
 
@@ -289,13 +312,16 @@ def _link_page_reason(relink):
 
 @sensitive_variables("api_key")
 def _reject(connection, provider, check, client_address, api_key) -> LinkResult:
-    record_event(
-        connection,
-        ConnectionEvent.Kind.LINK_REJECTED,
-        f"{provider.name} did not accept the API key that was submitted; nothing was saved.",
-        actor_label=COMPANY_USER,
-        detail={"client_address": client_address, "detail": _scrub(check.detail, api_key)},
-    )
+    message = f"{provider.name} did not accept the API key that was submitted; nothing was saved."
+    with transaction.atomic():
+        record_event(
+            connection,
+            ConnectionEvent.Kind.LINK_REJECTED,
+            message,
+            actor_label=COMPANY_USER,
+            detail={"client_address": client_address, "detail": _scrub(check.detail, api_key)},
+        )
+        link_rejected.send(Connection, connection=connection, reason=message)
     return LinkResult(
         Outcome.REJECTED,
         connection,

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import Integration
+from integrations.registry import FREQUENCY_SECONDS, Frequency
 
 #
 # Companies and connections
@@ -35,6 +36,34 @@ class Company(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class CompanySyncSetting(models.Model):
+    """A company's own sync setting for one data type, in force instead of the portal's.
+
+    Codat keeps these per company and data type (`/companies/{id}/syncSettings`); the portal's
+    defaults are per integration and data type (`integrations.SyncSetting`). Which one is in
+    force for a connection is decided in one place, `connections.sync.effective`. Written only
+    by `connections.company_sync_settings`, which audits each change.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="sync_settings")
+    data_type = models.CharField(max_length=50)
+    fetch_on_first_link = models.BooleanField()
+    frequency = models.CharField(max_length=10, choices=[(f.value, f.value.capitalize()) for f in Frequency])
+
+    class Meta:
+        ordering = ["company", "data_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "data_type"], name="unique_company_sync_setting"),
+        ]
+
+    def __str__(self):
+        return f"{self.company_id}/{self.data_type}"
+
+    @property
+    def interval_seconds(self):
+        return FREQUENCY_SECONDS[Frequency(self.frequency)]
 
 
 class ConnectionStatus(models.TextChoices):

@@ -41,7 +41,7 @@ GOOD_KINDS = {K.LINK_ACCEPTED, K.PULL_COMPLETED}
 BAD_KINDS = {K.LINK_REJECTED, K.LINK_UNREACHABLE, K.PULL_FAILED}
 
 # (key, label, the event kinds it shows); "failures" shows whatever went wrong, "admin" the
-# integration's changes.
+# integration's changes and the company's own sync settings.
 FILTERS = (
     ("", "All"),
     ("status", "Status changes"),
@@ -71,7 +71,7 @@ class TimelineEntry:
     message: str
     actor: str
     tone: str  # good, bad, info (the dot's colour)
-    source: str  # "connection", "integration" or "pull"
+    source: str  # "connection", "integration", "company" (its own sync settings) or "pull"
     pull_id: int | None = None
     order: int = 0  # tie-breaker within the same instant (newer rows first)
     pull: PullOperation | None = None  # the pull of a pull's entry (its steps are in the details)
@@ -173,11 +173,12 @@ def _story(connection, kind, limit):
             events = events.filter(kind__in=FILTER_KINDS[kind])
         entries += [_event_entry(e) for e in events.order_by("-created_at", "-id")[: limit + 1]]
     if kind in ("", "admin", "failures"):
-        audits = AuditEvent.objects.filter(
-            integration_id=connection.integration_id,
-            action__in=(A.DISABLED,) if kind == "failures" else AFFECTING_ACTIONS,
-            created_at__gte=connection.created_at,
-        )
+        affecting = Q(integration_id=connection.integration_id, action__in=AFFECTING_ACTIONS)
+        if kind == "failures":
+            affecting = Q(integration_id=connection.integration_id, action=A.DISABLED)
+        else:  # its company's own sync settings affect it as the integration's do
+            affecting |= Q(action=A.COMPANY_SYNC_SETTINGS_CHANGED, target_id=str(connection.company_id))
+        audits = AuditEvent.objects.filter(affecting, created_at__gte=connection.created_at)
         audits = audits.select_related("integration").order_by("-created_at", "-id")[: limit + 1]
         entries += [_audit_entry(a) for a in audits]
     return _merge(entries)[: limit + 1]
@@ -214,7 +215,8 @@ def _change_text(change):
 
 
 def _audit_message(audit):
-    text = f"{audit.integration.name if audit.integration else 'The integration'}: {audit.get_action_display().lower()}"
+    subject = audit.integration.name if audit.integration else audit.target or "The integration"
+    text = f"{subject}: {audit.get_action_display().lower()}"
     changes = [_change_text(c) for c in audit.changes or [] if isinstance(c, dict)]
     if changes and audit.action not in (A.ENABLED, A.DISABLED):
         text += " (" + "; ".join(changes) + ")"
@@ -228,7 +230,7 @@ def _audit_entry(audit):
         _audit_message(audit),
         audit.actor_name or "system",
         "bad" if audit.action == A.DISABLED else "info",
-        "integration",
+        "company" if audit.action == A.COMPANY_SYNC_SETTINGS_CHANGED else "integration",
         None,
         audit.pk,
     )

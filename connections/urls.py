@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import companies, connections, dashboard, link, pulls, records
+from .views import companies, company_sync, connections, dashboard, link, pulls, records
 
 app_name = "connections"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("companies/<uuid:pk>/edit/", companies.company_edit, name="company-edit"),
     path("companies/<uuid:pk>/delete/", companies.company_delete, name="company-delete"),
     path("companies/<uuid:pk>/pulls/", pulls.company_pulls, name="company-pulls"),
+    path(
+        "companies/<uuid:pk>/sync-settings/",
+        company_sync.company_sync_settings_edit,
+        name="company-sync-settings",
+    ),
     # Connections
     path("companies/<uuid:pk>/connections/new/", connections.connection_create, name="connection-create"),
     path("connections/<uuid:pk>/", connections.connection_detail, name="connection-detail"),

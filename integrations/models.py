@@ -92,6 +92,13 @@ class AuditEvent(models.Model):
         CONNECTION_UNLINKED = "connection_unlinked", "Connection unlinked"
         CONNECTION_DELETED = "connection_deleted", "Connection deleted"
         LINK_URL_ISSUED = "link_url_issued", "New Link URL issued"
+        API_KEY_CREATED = "api_key_created", "API key created"
+        API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+        COMPANY_SYNC_SETTINGS_CHANGED = "company_sync_settings", "Company sync settings changed"
+        WEBHOOK_CREATED = "webhook_created", "Webhook endpoint added"
+        WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
+        WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+        WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

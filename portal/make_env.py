@@ -15,6 +15,8 @@ print(
             f"CREDENTIAL_KEYS={Fernet.generate_key().decode()}",
             "PORTAL_BASE_URL=http://127.0.0.1:8000",
             "CLEARBOOKS_WSDL_URL=http://127.0.0.1:8001/api/accounting/wsdl/",
+            "# A receiver on this machine may take webhooks over plain HTTP (never in production).",
+            "WEBHOOK_ALLOW_LOCAL_TARGETS=true",
         ]
     )
 )

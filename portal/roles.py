@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 ADMIN = "Admin"
 SUPPORT = "Support"
 ROLES = (ADMIN, SUPPORT)
-PORTAL_APPS = ("integrations", "connections", "api")
+PORTAL_APPS = ("integrations", "connections", "api", "webhooks")
 
 SUPPORT_ACTIONS = (
     "connections.refresh_data",

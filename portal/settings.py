@@ -8,9 +8,11 @@ REDIS_URL, SECRET_KEY and CREDENTIAL_KEYS.
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -51,11 +54,13 @@ INSTALLED_APPS = [
     "portal.web",
     "integrations",
     "connections",
+    "connections.webhooks",
     "portal.api",
 ]
 
 MIDDLEWARE = [
     "portal.api.correlation.CorrelationIdMiddleware",
+    "portal.api.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +71,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.web.timezones.ViewerTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -111,6 +119,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes' backend first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "connections:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -142,17 +155,57 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.debug.AlwaysSafeExceptionReporterFilter"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) on every response: everything from the portal itself, no
+# inline script or style anywhere (templates use classes and static JS), no framing. The one
+# exception is the API docs page (portal.api_urls): Swagger UI's stylesheet draws its icons
+# as data: images, so that page alone adds `img-src data:`.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT failed logins for one username (from
+# anywhere), or from one client address (for any username), lock that username or address for
+# LOGIN_LOCKOUT_MINUTES after the latest failure; the login page says until when
+# (portal.login.locked_out). The address is the one the Link limits use (TRUSTED_PROXY_COUNT).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "portal.web.addresses.client_ip"
+AXES_LOCKOUT_CALLABLE = "portal.login.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner in every process's log; each login is still logged, in one line
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in what axes logs and keeps
 
 # Where the portal is reached from outside: Link URLs printed by commands are absolute.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Credentials: Fernet keys, comma-separated. The first encrypts, all decrypt.
-# Without any, a key is derived from SECRET_KEY so a development checkout works;
-# production must set CREDENTIAL_KEYS (a system check says so).
+# Without any, a development checkout (DEBUG on) derives a key from SECRET_KEY; with DEBUG off
+# the portal refuses to start without its own keys (no secret is ever a default in production).
 CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=[])
 CREDENTIAL_KEYS_DERIVED = not CREDENTIAL_KEYS
+if CREDENTIAL_KEYS_DERIVED and not DEBUG:
+    raise ImproperlyConfigured(
+        "CREDENTIAL_KEYS is not set. Generate a key with `DEBUG=true python manage.py generate_credential_key` "
+        "and set it in the environment or in .env; the portal refuses to start without it when DEBUG is off."
+    )
 if CREDENTIAL_KEYS_DERIVED:
     CREDENTIAL_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(("credentials:" + SECRET_KEY).encode()).digest()).decode()
@@ -197,7 +250,7 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # Health check (/healthz): the worker is taken for dead when no django-q task has finished
-# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish three tasks a minute on
+# for HEALTH_WORKER_MAX_AGE seconds. The every-minute schedules finish five tasks a minute on
 # an idle portal, and the scheduler looks every 30 seconds: 180 leaves room for both.
 HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
 # Seconds the broker ping may take before the check gives up on it.
@@ -220,6 +273,26 @@ SYNC_REOFFER_SECONDS = env.int("SYNC_REOFFER_SECONDS", default=Q_CLUSTER["retry"
 SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
 SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
 
+# Outgoing webhooks (connections.webhooks). After the first attempt, a failed delivery is
+# retried after each of WEBHOOK_RETRY_SCHEDULE's delays in seconds (tests compress it), then
+# ends failed (replayable). Retries due within WEBHOOK_INLINE_RETRY_SECONDS wait in the task,
+# later ones are handed over by the sweeper (twice a minute). A worker holds a message for
+# WEBHOOK_LEASE_SECONDS (more than the timeout): after that, a dead worker's message is taken
+# again. An endpoint failing WEBHOOK_DISABLE_AFTER_SECONDS in a row is disabled.
+# WEBHOOK_ALLOW_LOCAL_TARGETS allows plain HTTP and loopback/private addresses (development, tests).
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15)
+WEBHOOK_INLINE_RETRY_SECONDS = env.float("WEBHOOK_INLINE_RETRY_SECONDS", default=10)
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_TIMEOUT_SECONDS + 45)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.float("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=14)
+WEBHOOK_ALLOW_LOCAL_TARGETS = env.bool("WEBHOOK_ALLOW_LOCAL_TARGETS", default=DEBUG)
+# The certificate authorities endpoints' TLS certificates are checked against (a PEM file); empty: certifi's.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+
 # Clear Books
 CLEARBOOKS_WSDL_URL = env.str("CLEARBOOKS_WSDL_URL", default="")
 CLEARBOOKS_SANDBOX_PORT = env.int("CLEARBOOKS_SANDBOX_PORT", default=8001)
@@ -233,6 +306,22 @@ CLEARBOOKS_PAGE_GAP = env.float("CLEARBOOKS_PAGE_GAP", default=0.0)
 # REST API (Codat's Platform API shapes, under /api/): API keys only, JSON only, Codat's error
 # body, and a rate limit per key (requests/period; period: second, minute, hour or day).
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute")
+# Each key's count is kept where every process of the portal reads it (gunicorn workers,
+# several machines): Redis when REDIS_URL is set, else a table in the database that
+# portal.api's migration 0002 makes, so a fresh clone needs no extra step.
+API_RATE_CACHE = "api-rate"
+if REDIS_URL:
+    CACHES[API_RATE_CACHE] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{Q_CLUSTER['name']}:api-rate",
+    }
+else:
+    CACHES[API_RATE_CACHE] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "api_rate_counts",
+        "OPTIONS": {"MAX_ENTRIES": 10000},  # counts live a period each; culling past this is rare
+    }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.authentication.HasApiKey"],

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("connections.urls")),
     path("", include("portal.api_urls")),
+    path("settings/webhooks/", include("connections.webhooks.urls")),
 ]
 
 handler400 = "portal.errors.bad_request"

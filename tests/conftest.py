@@ -8,7 +8,7 @@ from tests import factory
 
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
-pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.worker", "tests.plugins.browser"]
+pytest_plugins = ["tests.plugins.sandbox", "tests.plugins.worker", "tests.plugins.browser", "tests.plugins.receiver"]
 
 
 @pytest.fixture

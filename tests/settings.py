@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("HTTPS", "false")
+# Tests start their webhook receivers on 127.0.0.1 over plain HTTP.
+os.environ.setdefault("WEBHOOK_ALLOW_LOCAL_TARGETS", "true")
 os.environ.setdefault("CREDENTIAL_KEYS", "L_tDv4BeFOJk4LioepsE36Zx_QuGDzo2jNai9dxtVSA=")
 
 from portal.settings import *  # noqa: E402,F403

@@ -21,6 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from connections.models import Connection, PullOperation
+from connections.webhooks import endpoints as webhook_endpoints
+from connections.webhooks.events import emit as webhook_emit
 from portal.api import keys
 from tests import factory
 
@@ -86,7 +88,8 @@ API_ENDPOINTS = (
     "integration-list", "integration-detail", "profile-sync-settings", "company-list", "company-detail",
     "connection-list", "connection-detail", "connection-authorization", "record-list", "refresh-all",
     "refresh-data-type", "data-status", "pull-list", "pull-detail", "company-sync-settings", "apikey-list",
-    "apikey-detail", "schema",
+    "apikey-detail", "schema", "webhook-list", "webhook-detail", "webhook-secret", "webhook-test", "webhook-messages",
+    "webhook-replay", "webhook-message-replay",
 )  # fmt: skip
 
 
@@ -130,6 +133,7 @@ EXPECTATIONS = {
     "connections:connection-note": safe_action("connection", data={"text": "Checked by the permission walk."}),
     "connections:pull-list": read_page(),
     "connections:company-pulls": read_page("company"),
+    "connections:company-sync-settings": admin_page("company", data=lambda world: follow_the_portal()),
     "connections:pull-detail": read_page("pull"),
     "connections:pull-progress": read_page("pull"),
     "connections:pull-cancel": safe_action("active_pull"),
@@ -147,7 +151,31 @@ EXPECTATIONS = {
         data={"name": "Walked key"},
     ),
     "api-keys:apikey-revoke": admin_action("apikey"),
+    # Webhooks: Support reads endpoints and the delivery log; only Admins change them or see a secret
+    "webhooks:endpoint-list": Rule(
+        get={ANON: LOGIN, OUTSIDER: 403, SUPPORT: 200, ADMIN: 200},
+        post={ANON: LOGIN, OUTSIDER: 403, SUPPORT: 403, ADMIN: DONE},
+        data={"url": "http://127.0.0.1:9/walked", "event_types": ["company.created"]},
+    ),
+    "webhooks:endpoint-detail": read_page("endpoint"),
+    "webhooks:event-detail": read_page("event"),
+    "webhooks:endpoint-toggle": admin_action("endpoint"),
+    "webhooks:endpoint-rotate": admin_action("endpoint"),
+    "webhooks:endpoint-test": admin_action("endpoint"),
+    "webhooks:endpoint-delete": admin_page("endpoint"),
+    "webhooks:endpoint-replay": admin_action("endpoint", data={"since": "2026-01-01T09:00"}),
+    "webhooks:message-replay": admin_action("message"),
 }
+
+
+def follow_the_portal() -> dict:
+    """A company's Sync settings form with every data type following the portal's."""
+    from connections.company_sync_settings import portal_defaults
+
+    count = len(portal_defaults())
+    data = {"sync-TOTAL_FORMS": str(count), "sync-INITIAL_FORMS": str(count)}
+    data.update({f"sync-{index}-frequency": "daily" for index in range(count)})
+    return data
 
 
 def project_urls():
@@ -206,6 +234,8 @@ def world(db, settings):
     active_pull = factory.make_pull(connection, "customers", status=PullOperation.Status.QUEUED)
     record = factory.make_record(connection, "invoices", last_pull=pull)
     factory.make_data_status(connection, "invoices", current_status="Complete", latest_pull=pull)
+    endpoint, _ = webhook_endpoints.create("http://127.0.0.1:9/hook", ["company.created"], actor_name="walk")
+    event = webhook_emit("company.created", {"id": str(company.pk)}, company=company)
     factory.make_connection(
         factory.make_company("Pending Ltd"),
         status=Connection.Status.PENDING_AUTH,
@@ -224,6 +254,9 @@ def world(db, settings):
         "pending_token": pending_token,
         "data_type": "invoices",
         "apikey": keys.create_key("walked")[0],
+        "endpoint": endpoint,
+        "event": event,
+        "message": event.messages.get(),
         "users": {
             OUTSIDER: factory.make_user("olga"),
             SUPPORT: factory.make_support(),
@@ -239,6 +272,8 @@ API_PARAMS = {
     "dataset_id": lambda world: str(uuid.UUID(int=world["pull"].pk)),
     "platform_key": lambda world: world["key"].key,
     "api_key_id": lambda world: world["apikey"].pk,
+    "webhook_id": lambda world: world["endpoint"].pk,
+    "message_id": lambda world: world["message"].pk,
 }
 
 
@@ -259,9 +294,14 @@ def url_for(name, pattern, rule, world):
     return reverse(name, kwargs=kwargs)
 
 
+ADMIN_LOGIN = "Django admin's login page"
+
+
 def outcome(response):
     if response.status_code in (301, 302) and urlsplit(response["Location"]).path == reverse("login"):
         return LOGIN
+    if response.status_code in (301, 302) and urlsplit(response["Location"]).path == reverse("admin:login"):
+        return ADMIN_LOGIN
     return response.status_code
 
 
@@ -285,6 +325,39 @@ def test_it_answers_each_persona_as_the_table_says(name, persona, world, client)
         data = rule.data(world) if callable(rule.data) else (rule.data or {})
         got = outcome(client.post(url, data))
         assert matches(got, rule.post[persona]), f"POST {url} as {persona}: {got}, expected {rule.post[persona]}"
+
+
+def admin_urls():
+    """Every page of Django admin but its login and logout, from the resolver: those without arguments,
+    and each object page filled with a made-up id (a non-staff caller never gets as far as the lookup)."""
+    (admin,) = [entry for entry in get_resolver().url_patterns if getattr(entry, "namespace", None) == "admin"]
+    found = []
+
+    def walk(patterns, prefix):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern) and entry.name not in (None, "login", "logout"):
+                params = entry.pattern.regex.groupindex
+                if not params:
+                    found.append(reverse(f"admin:{entry.name}"))
+                elif set(params) == {"object_id"}:
+                    found.append(reverse(f"admin:{entry.name}", kwargs={"object_id": "1"}))
+
+    walk(admin.url_patterns, "admin/")
+    return found
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_django_admin_is_for_superusers_only(persona, world, client):
+    """The portal's roles, Admin included, work in the portal: every Django admin page sends them to its login."""
+    if persona != ANON:
+        client.force_login(world["users"][persona])
+    urls = admin_urls()
+    assert len(urls) > 20 and "/admin/" in urls
+    for url in urls:
+        response = client.get(url)
+        assert outcome(response) in (LOGIN, ADMIN_LOGIN), f"GET {url} as {persona}: {outcome(response)}"
 
 
 def test_it_refuses_an_outsider_everything_but_login_logout_and_link_pages():

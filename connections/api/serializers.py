@@ -16,6 +16,7 @@ from portal.api.fields import (
     codat_datetime,
 )
 
+from .. import tags as company_tags
 from ..link_urls import link_url
 from ..models import FAILED_PULL_STATUSES, Connection, PullOperation
 
@@ -26,6 +27,17 @@ DATASET_STATUSES = ["Initial", "Queued", "Fetching", "MapQueued", "Mapping", "Co
                     "PermissionsError", "PrerequisiteNotMet"]  # fmt: skip
 # Codat's name pattern for companies.
 COMPANY_NAME_PATTERN = r"^[A-Za-z0-9\s\-',&@.,?!\s]+$"
+# Codat's tags (Company.definitions.companyDetails.properties.tags); OpenAPI 3.0 has no
+# propertyNames, so the name's length is said in words and checked by tags.tag_errors.
+TAGS_SCHEMA = {
+    "type": "object",
+    "maxProperties": company_tags.MAX_TAGS,
+    "additionalProperties": {"type": "string", "maxLength": company_tags.MAX_VALUE},
+    "description": (
+        f"At most {company_tags.MAX_TAGS} tags: each name 1 to {company_tags.MAX_NAME} characters, "
+        f"each value a string of at most {company_tags.MAX_VALUE}."
+    ),
+}
 
 
 def _absolute(request, path):
@@ -128,17 +140,22 @@ class CompanySerializer(serializers.Serializer):
     def get_products(self, company):
         return []
 
-    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    @extend_schema_field(TAGS_SCHEMA)
     def get_tags(self, company):
-        return {}
+        return dict(company.tags or {})
+
+
+@extend_schema_field(TAGS_SCHEMA)
+class TagsField(serializers.DictField):
+    child = StrictCharField(max_length=company_tags.MAX_VALUE, allow_blank=True, trim_whitespace=False)
 
 
 class CompanyRequestSerializer(serializers.Serializer):
-    """Create or replace a company. Tags are not kept by this portal: a request with tags is refused."""
+    """Create, replace (PUT: tags left out are removed) or update (PATCH: tags replaced when given) a company."""
 
     name = StrictRegexField(COMPANY_NAME_PATTERN, max_length=200)
     description = StrictCharField(required=False, allow_blank=True)
-    tags = serializers.DictField(child=StrictCharField(max_length=100), required=False)
+    tags = TagsField(required=False)
 
     def validate_name(self, value):
         name = " ".join(value.split())
@@ -147,8 +164,9 @@ class CompanyRequestSerializer(serializers.Serializer):
         return name
 
     def validate_tags(self, value):
-        if value:
-            raise serializers.ValidationError("Tags are not supported by this portal.")
+        errors = company_tags.tag_errors(value)
+        if errors:
+            raise serializers.ValidationError(errors)
         return value
 
 

@@ -25,6 +25,7 @@ from .serializers import (
     UpdateAuthorizationSerializer,
     UpdateConnectionStatusSerializer,
 )
+from .tag_filter import filter_by_tags
 
 COMPANY_FIELDS = {
     "id": Field("id", UUID),
@@ -60,14 +61,20 @@ class CompanyList(APIView):
         tags=TAGS,
         parameters=[
             *LIST_PARAMETERS,
-            OpenApiParameter("tags", str, description="Codat's tag filter; this portal keeps no tags, so none match."),
+            OpenApiParameter(
+                "tags",
+                str,
+                description=(
+                    "Filter by tags with Codat's query language and `=`, `!=` or `~` (contains), e.g. "
+                    "`region=uk && team=invoice-finance`. A company without the tag matches `!=`."
+                ),
+            ),
         ],
         responses=paged_schema("Companies", CompanySerializer),
     )
     def get(self, request):
         companies = filtered(request, lookups.companies(), COMPANY_FIELDS, "Company", ("name", "pk"))
-        if request.query_params.get("tags", "").strip():
-            companies = companies.none()  # no company has tags here, so a tag filter matches none
+        companies = filter_by_tags(companies, request.query_params.get("tags", ""))
         return Response(paged(request, companies, lambda company: _company(request, company)))
 
     @extend_schema(
@@ -81,7 +88,9 @@ class CompanyList(APIView):
         body = CompanyRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        company = lifecycle.create_company(data["name"], data.get("description", ""), actor_name=request.auth.label)
+        company = lifecycle.create_company(
+            data["name"], data.get("description", ""), actor_name=request.auth.label, tags=data.get("tags", {})
+        )
         return Response(_company(request, lookups.company_or_404(company.pk, lookups.companies())))
 
 
@@ -115,11 +124,13 @@ class CompanyDetail(APIView):
         body = CompanyRequestSerializer(data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        before = {"name": company.name, "description": company.description}
+        before = lifecycle.company_fields(company)
         if "name" in data:
             company.name = data["name"]
         if "description" in data or not partial:
             company.description = data.get("description", "")
+        if "tags" in data or not partial:  # PUT replaces the tags (none given: none kept), PATCH when given
+            company.tags = data.get("tags", {})
         lifecycle.save_company_changes(company, before, actor_name=request.auth.label)
         return Response(_company(request, lookups.company_or_404(company.pk, lookups.companies())))
 

@@ -9,13 +9,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api import sync_settings as portal_sync_settings
+from integrations.registry import Frequency
 from portal.api import ids
 from portal.api.errors import bad_request, not_found
 from portal.api.paging import paged
 from portal.api.query import BOOLEAN, DATE, DATETIME, EXACT, NUMBER, TEXT, UUID, Field, filtered, parse_moment
 from portal.api.schema import LIST_PARAMETERS, paged_schema
 
+from .. import company_sync_settings
 from ..models import Connection, DataStatus, PullOperation, Record
+from ..sync import effective
 from ..sync.queueing import queue_refresh, refresh_refusal
 from . import lookups
 from .serializers import (
@@ -81,11 +84,9 @@ class RefreshAll(APIView):
             reason = refresh_refusal(connections[0]) if connections else "This company has no connection."
             raise bad_request(reason, item="companyId", validator="refresh")
         for connection in ready:
-            names = connection.integration.sync_settings.filter(fetch_on_first_link=True).values_list(
-                "data_type", flat=True
-            )
+            names = effective.first_link_data_types(connection)
             if names:
-                queue_refresh(connection, list(names), actor_label=request.auth.label)
+                queue_refresh(connection, names, actor_label=request.auth.label)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -187,54 +188,66 @@ class PullDetail(APIView):
 
 
 class CompanySyncSettings(APIView):
-    """Per-company sync settings: this portal keeps none, so every company follows the portal's.
-
-    Reading answers the portal's settings with `overridesDefaults: false`; a change that would
-    make a company differ is refused (400) rather than pretended.
-    """
+    """A company's sync settings: its own per data type where it has them, else the portal's."""
 
     @extend_schema(
         operation_id="get-company-syncSettings",
         summary="Get company sync settings",
+        description=(
+            "The sync settings in force for the company, one per data type: its own where it has them, else "
+            "the portal's (`/profile/syncSettings`). `overridesDefaults` is true when it has any of its own."
+        ),
         tags=["Companies"],
         responses=CompanySyncSettingsSerializer,
     )
     def get(self, request, company_id):
         company = lookups.company_or_404(company_id)
-        settings = portal_sync_settings.portal_settings()
-        return Response({"companyId": str(company.pk), "settings": settings, "overridesDefaults": False})
+        return Response(_company_sync_settings(company))
 
     @extend_schema(
         operation_id="set-company-syncSettings",
         summary="Set company sync settings",
         description=(
-            "This portal keeps no per-company sync settings: every company follows the portal's "
-            "(`/profile/syncSettings`). Settings equal to the portal's, or `overridesDefaults: false`, "
-            "are accepted (nothing changes); anything else is refused."
+            "With `overridesDefaults: true`, the settings given become the company's own (every data type not "
+            "given follows the portal's again); with `false`, the company follows the portal's for every data "
+            "type. Recorded in the audit trail and on the timeline of the company's connections."
         ),
         tags=["Companies"],
         request=CompanySyncSettingsUpdateSerializer,
         responses={204: None},
     )
     def post(self, request, company_id):
-        lookups.company_or_404(company_id)
+        company = lookups.company_or_404(company_id)
         body = CompanySyncSettingsUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        if body.validated_data["overridesDefaults"]:
-            current = {s["dataType"]: s for s in portal_sync_settings.portal_settings()}
-            for index, item in enumerate(body.validated_data["settings"]):
-                same = current.get(item["dataType"])
-                if same is None or (same["fetchOnFirstLink"], same["syncSchedule"]) != (
-                    item["fetchOnFirstLink"],
-                    item["syncSchedule"],
-                ):
-                    raise bad_request(
-                        "Per-company sync settings are not supported by this portal: every company follows the "
-                        "portal's sync settings (POST /profile/syncSettings changes them).",
-                        item=f"settings[{index}]",
-                        validator="companySyncSettings",
-                    )
+        data = body.validated_data
+        if data["companyId"] != company.pk:
+            raise bad_request("companyId must be the company of the URL.", item="companyId", validator="companyId")
+        wanted = {}
+        if data["overridesDefaults"]:
+            try:
+                wanted = portal_sync_settings.wanted(data["settings"])
+            except portal_sync_settings.UnknownSetting as unknown:
+                raise bad_request(str(unknown), item=unknown.item, validator="syncSetting") from None
+        company_sync_settings.replace_settings(company, wanted, actor_name=request.auth.label)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _company_sync_settings(company) -> dict:
+    settings = company_sync_settings.settings_of(company)
+    return {
+        "companyId": str(company.pk),
+        "settings": [
+            {
+                "dataType": setting.data_type,
+                "fetchOnFirstLink": setting.fetch_on_first_link,
+                "syncSchedule": portal_sync_settings.HOURS[Frequency(setting.frequency)],
+                "syncOrder": order,
+            }
+            for order, setting in enumerate(settings)
+        ],
+        "overridesDefaults": any(setting.own is not None for setting in settings),
+    }
 
 
 class RecordList(APIView):

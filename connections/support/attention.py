@@ -14,6 +14,7 @@ from integrations.models import Integration
 from portal.web.dates import elapsed, format_datetime
 
 from ..models import Connection, DataStatus, PullOperation, PullStatus
+from ..webhooks.models import DISABLED_BY_HAND, Endpoint
 from .health import FAILING_IN_ROW, RUNNING, is_stuck, key_label, latest_failed_pull_ids, silent_since, waiting_after
 
 # The most urgent entries per group; the heading gives the total. A dashboard summarises:
@@ -350,5 +351,24 @@ def needs_attention(now=None, limit=ATTENTION_LIMIT, counts=None) -> list[Attent
         _retrying(now, limit, integrations, running),
         _waiting(now, limit, integrations),
         _stale(now, limit, integrations),
+        _disabled_webhooks(limit),
     ]
     return [g for g in groups if g.total]
+
+
+def _disabled_webhooks(limit):
+    """Endpoints switched off by the portal (410 Gone, or failing for days): their events wait, failed."""
+    rows = Endpoint.objects.filter(disabled=True).exclude(disabled_reason=DISABLED_BY_HAND)
+    shown = list(rows.order_by("-disabled_at").values_list("pk", "url", "disabled_reason", "disabled_at")[:limit])
+    items = [
+        AttentionItem(url, "Webhook endpoint", f"Disabled: {reason}", "webhooks:endpoint-detail", pk, at)
+        for pk, url, reason, at in shown
+    ]
+    total = len(shown) if len(shown) < limit else capped_count(rows, "pk")  # a second query only when many
+    return AttentionGroup(
+        "webhooks",
+        "Disabled webhook endpoints",
+        "Check the receiver is back, enable the endpoint (Admin) and replay its failed messages since it failed.",
+        total,
+        items,
+    )

@@ -13,8 +13,6 @@ from django.db.models import Case, IntegerField, OuterRef, Subquery, When
 from django.utils import timezone
 from django_q.models import Schedule
 
-from integrations.models import SyncSetting
-
 from ..models import (
     ACTIVE_PULL_STATUSES,
     FAILED_PULL_STATUSES,
@@ -24,6 +22,7 @@ from ..models import (
     PullOperation,
     PullStatus,
 )
+from ..sync import effective
 from ..sync.schedules import next_due_at
 from ..sync.staleness import STALE_FACTOR  # the rule the dashboard's stored stale_after follows too
 
@@ -217,7 +216,7 @@ def latest_failed_pull_ids():
 
 
 def health_for_connections(connections, now=None) -> dict:
-    """{connection pk: [DataTypeHealth, …]} in the provider's data type order; three queries at most."""
+    """{connection pk: [DataTypeHealth, …]} in the provider's data type order; four queries at most."""
     now = now or timezone.now()
     connections = list(connections)
     statuses = list(
@@ -234,16 +233,13 @@ def health_for_connections(connections, now=None) -> dict:
         by_connection.setdefault(status.connection_id, {})[status.data_type] = status
         if status.latest_failed_pull_id == status.latest_pull_id:
             failed[status.latest_pull_id] = status.latest_pull
-    integration_ids = {c.integration_id for c in connections}
-    settings_by = {
-        (s.integration_id, s.data_type): s for s in SyncSetting.objects.filter(integration_id__in=integration_ids)
-    }
+    settings_by = effective.for_connections(connections)  # the company's own setting, else the portal's
     result = {}
     for connection in connections:
         rows = []
         known = by_connection.get(connection.pk, {})
         for dt in connection.integration.provider.data_types:
-            setting = settings_by.get((connection.integration_id, dt.name))
+            setting = settings_by.get((connection.pk, dt.name))
             status = known.get(dt.name)
             row = DataTypeHealth(
                 data_type=dt.name,

@@ -69,6 +69,11 @@ def integration_changed(integration) -> int:
     return refresh(DataStatus.objects.filter(connection__integration_id=integration.pk))
 
 
+def company_changed(company) -> int:
+    """After the company's own sync settings changed: its frequencies say when data goes stale."""
+    return refresh(DataStatus.objects.filter(connection__company_id=company.pk))
+
+
 def refresh(rows) -> int:
     """Recompute `scheduled` and `stale_after` of `rows` (a DataStatus queryset), say after loading them in bulk."""
     return rows.update(**staleness.values())

@@ -14,6 +14,7 @@ from .. import status as connection_status
 from ..credentials import mark_validated
 from ..events import record_event
 from ..models import ACTIVE_PULL_STATUSES, RUNNING_PULL_STATUSES, Company, Connection, ConnectionEvent, PullOperation
+from ..signals import pull_ended
 from . import data_status
 from .progress import Stopped
 from .store import mark_missing_deleted
@@ -60,6 +61,7 @@ def complete(pull, store):
             detail=counts(pull),
         )
         mark_validated(pull.connection, "sync")
+        pull_ended.send(PullOperation, pull=pull)
 
 
 def end_pull(pull, status, message, detail="", *, statuses=RUNNING_PULL_STATUSES, only_if=None, actor=None) -> bool:
@@ -87,6 +89,7 @@ def end_pull(pull, status, message, detail="", *, statuses=RUNNING_PULL_STATUSES
             pull=pull,
             detail={"status": status, **counts(pull)},
         )
+        pull_ended.send(PullOperation, pull=pull)
     return True
 
 

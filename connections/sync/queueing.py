@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from ..events import record_event
 from ..models import ACTIVE_PULL_STATUSES, Connection, ConnectionEvent, PullOperation
-from . import data_status
+from . import data_status, effective
 
 RUN_PULL_TASK = "connections.sync.tasks.run_pull"
 # What a broker that cannot take a task raises: Redis down or restarting, or the ORM broker's database.
@@ -87,13 +87,10 @@ def enqueue_pull_task(pull):
 
 
 def queue_first_link_pulls(connection, *, enqueue=True):
-    """Queue a full pull for every data type whose sync setting says fetch on first link."""
-    settings = connection.integration.sync_settings.filter(fetch_on_first_link=True)
+    """Queue a full pull for every data type whose sync setting in force says fetch on first link."""
     pulls = []
-    for setting in settings:
-        pull, _ = queue_pull(
-            connection, setting.data_type, PullOperation.Trigger.FIRST_LINK, full=True, enqueue=enqueue
-        )
+    for data_type in effective.first_link_data_types(connection):
+        pull, _ = queue_pull(connection, data_type, PullOperation.Trigger.FIRST_LINK, full=True, enqueue=enqueue)
         pulls.append(pull)
     return pulls
 

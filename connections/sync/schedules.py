@@ -11,9 +11,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations.models import SyncSetting
-
 from ..models import ACTIVE_PULL_STATUSES, RUNNING_PULL_STATUSES, Connection, DataStatus, PullOperation
+from . import effective
 from .outcomes import end_pull
 from .queueing import enqueue_pull_task, queue_pull
 
@@ -44,15 +43,12 @@ def queue_due_pulls(now=None) -> list:
     """Queue a scheduled pull for every data type that is due; returns the new pulls.
 
     Only Linked connections of enabled integrations: a disabled integration pauses its
-    schedules, a Deauthorized connection waits for its relink. Frequency "none" never runs.
+    schedules, a Deauthorized connection waits for its relink. Each data type runs by the
+    sync setting in force (the company's own, else the portal's); "none" never runs.
     """
     now = now or timezone.now()
-    intervals = {}
-    for setting in SyncSetting.objects.filter(integration__enabled=True):
-        if setting.interval_seconds:
-            intervals.setdefault(setting.integration_id, []).append((setting.data_type, setting.interval_seconds))
     connections = (
-        Connection.objects.filter(status=Connection.Status.LINKED, integration_id__in=list(intervals))
+        Connection.objects.filter(status=Connection.Status.LINKED, integration__enabled=True)
         .select_related("integration")
         .order_by("pk")
     )
@@ -64,11 +60,15 @@ def queue_due_pulls(now=None) -> list:
         if not batch:
             return queued
         last_pk = batch[-1].pk
-        queued += _queue_due_in(batch, intervals, now)
+        queued += _queue_due_in(batch, now)
 
 
-def _queue_due_in(batch, intervals, now):
+def _queue_due_in(batch, now):
     ids = [c.pk for c in batch]
+    intervals = {}
+    for (connection_pk, data_type), setting in effective.for_connections(batch).items():
+        if setting.interval_seconds:
+            intervals.setdefault(connection_pk, []).append((data_type, setting.interval_seconds))
     statuses = {
         (s.connection_id, s.data_type): s
         for s in DataStatus.objects.filter(connection_id__in=ids).select_related("latest_pull")
@@ -80,7 +80,7 @@ def _queue_due_in(batch, intervals, now):
     )
     queued = []
     for connection in batch:
-        for data_type, interval in intervals[connection.integration_id]:
+        for data_type, interval in sorted(intervals.get(connection.pk, ())):
             key = (connection.pk, data_type)
             if key in active or next_due_at(statuses.get(key), connection.linked_at, interval) > now:
                 continue

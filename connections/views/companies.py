@@ -8,11 +8,12 @@ from django.utils import timezone
 from portal.web.access import require_perm
 from portal.web.paging import window
 
-from .. import lifecycle
+from .. import company_sync_settings, lifecycle
 from ..filtersets import CompanyFilterSet
 from ..forms import CompanyForm
 from ..models import Company, Connection, PullOperation
 from ..support.panels import connection_cards
+from ..webhooks import lines as webhook_lines
 
 PAGE_SIZE = 25
 RECENT_PULLS = 10
@@ -49,6 +50,8 @@ def company_detail(request, pk):
         "company": company,
         "cards": connection_cards(connections, request, timezone.now()),
         "recent_pulls": list(recent),
+        "sync_settings": company_sync_settings.settings_of(company),
+        "webhook_lines": webhook_lines.for_company(company.pk),
     }
     return render(request, "connections/company_detail.html", ctx)
 
@@ -65,14 +68,15 @@ def company_edit(request, pk):
 
 def _company_form(request, company):
     """One form for create and edit (the permission decorators differ, the page does not)."""
-    before = {"name": company.name, "description": company.description} if company else {}
+    before = lifecycle.company_fields(company) if company else {}
     form = CompanyForm(request.POST or None, instance=company)
     if request.method == "POST" and form.is_valid():
         if company is None:
             data = form.cleaned_data
-            company = lifecycle.create_company(data["name"], data["description"], request.user)
+            company = lifecycle.create_company(data["name"], data["description"], request.user, tags=data["tags"])
             messages.success(request, f"Company {company.name} created. Add a connection to get its Link URL.")
         else:
+            form.instance.tags = form.cleaned_data["tags"]
             company = lifecycle.save_company_changes(form.instance, before, request.user)
             messages.success(request, f"Company {company.name} saved.")
         return redirect("connections:company-detail", pk=company.pk)

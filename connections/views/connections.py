@@ -22,6 +22,7 @@ from ..support import health
 from ..support.diagnosis import diagnose
 from ..support.panels import connection_cards, credentials_facts
 from ..sync.queueing import queue_refresh, refresh_refusal
+from ..webhooks import lines as webhook_lines
 
 
 def connection_or_404(pk):
@@ -52,6 +53,7 @@ def _connection_page(request, connection, note_form=None):
         "active_pulls": active,
         "credentials": credentials_facts(connection, request.user, now),
         "timeline": story,
+        "webhook_lines": webhook_lines.for_connection(connection.pk),
         "note_form": note_form or NoteForm(connection=connection),
     }
     return render(request, "connections/connection_detail.html", ctx)

@@ -1,6 +1,5 @@
 """The public Link pages: the company's user pastes their API key (no login)."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
@@ -8,10 +7,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
-from ipware import get_client_ip
+
+from portal.web.addresses import client_address
 
 from ..forms import LinkForm
-from ..link import Outcome, check_link, find_link, submit_credentials
+from ..link import Outcome, check_link, submit_credentials
 
 FALLBACK_HELP = "connections/link_help_fallback.html"
 
@@ -56,7 +56,7 @@ def link(request, token):
 @login_not_required
 @never_cache
 def link_done(request, token):
-    found = find_link(token)
+    found = check_link(token, client_address(request))
     if found.ok:  # not submitted yet: back to the form
         return redirect("connections:link", token=token)
     # Only a used token of a connection that is still Linked gets the thank-you page.
@@ -72,24 +72,3 @@ def _problem(request, result):
     if result.retry_after is not None:
         response["Retry-After"] = str(result.retry_after)
     return response
-
-
-def client_address(request) -> str:
-    """The address the request came from, as far as this deployment's own proxies can tell.
-
-    With TRUSTED_PROXY_COUNT = 0 (the default) it is REMOTE_ADDR, which a client cannot
-    forge. Behind N reverse proxies, each of which appends the address it was reached from
-    to X-Forwarded-For, it is the N-th address from the right of that header: whatever a
-    client wrote further left is ignored. A header with fewer addresses than that was not
-    written by our proxies, so REMOTE_ADDR is used.
-    """
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies <= 0:
-        return remote
-    # django-ipware counts the proxies after the client inside the header: the nearest
-    # proxy is REMOTE_ADDR and not in it, hence proxies - 1.
-    address, _ = get_client_ip(
-        request, proxy_count=proxies - 1, request_header_order=["HTTP_X_FORWARDED_FOR"], strict=False
-    )
-    return address or remote

@@ -50,8 +50,9 @@ def portal_settings() -> list[dict]:
     return as_codat(portal_rows())
 
 
-def _wanted(items) -> dict:
-    wanted = {}
+def wanted(items) -> dict:
+    """{data type: (fetch on first link, frequency)} from Codat SyncSettings; UnknownSetting if one cannot be kept."""
+    result = {}
     for index, item in enumerate(items):
         hours = item["syncSchedule"]
         if hours not in FREQUENCY_OF_HOURS:
@@ -60,14 +61,14 @@ def _wanted(items) -> dict:
                 "24 (daily), 168 (weekly) or 720 (monthly).",
                 f"settings[{index}].syncSchedule",
             )
-        wanted[item["dataType"]] = (item["fetchOnFirstLink"], FREQUENCY_OF_HOURS[hours].value)
+        result[item["dataType"]] = (item["fetchOnFirstLink"], FREQUENCY_OF_HOURS[hours].value)
     known = set(SyncSetting.objects.values_list("data_type", flat=True))
     for index, item in enumerate(items):
         if item["dataType"] not in known:
             raise UnknownSetting(
                 f"No integration in this portal reads the data type {item['dataType']}.", f"settings[{index}].dataType"
             )
-    return wanted
+    return result
 
 
 def _formset_data(integration, wanted) -> dict:
@@ -91,10 +92,10 @@ def _unchanged_settings_form(integration):
 
 def update_portal_settings(items, *, actor_name) -> list:
     """Apply Codat SyncSettings to every integration that reads each data type; returns audit events."""
-    wanted = _wanted(items)
+    wanted_settings = wanted(items)
     events = []
-    for integration in Integration.objects.filter(sync_settings__data_type__in=list(wanted)).distinct():
-        formset = sync_formset(integration, _formset_data(integration, wanted))
+    for integration in Integration.objects.filter(sync_settings__data_type__in=list(wanted_settings)).distinct():
+        formset = sync_formset(integration, _formset_data(integration, wanted_settings))
         settings_form = _unchanged_settings_form(integration)
         events += save_settings(integration, settings_form, formset, None, actor_name=actor_name)
     return events

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .models import ApiKey
+from .signals import api_key_created, api_key_revoked
 
 KEY_BYTES = 30  # 40 characters of URL-safe base64, like Codat's keys
 MAX_ACTIVE_KEYS = 10  # Codat's limit
@@ -31,7 +32,7 @@ def hash_key(key: str) -> str:
 
 @sensitive_variables("key")
 def create_key(name="", *, user=None, actor_name=None) -> tuple[ApiKey, str]:
-    """A new active key; returns (row, plaintext key). The plaintext is never stored."""
+    """A new active key; returns (row, plaintext key). The plaintext is never stored, nor announced."""
     limit = getattr(settings, "API_MAX_KEYS", MAX_ACTIVE_KEYS)
     with transaction.atomic():
         if ApiKey.objects.filter(revoked_at__isnull=True).count() >= limit:
@@ -46,6 +47,7 @@ def create_key(name="", *, user=None, actor_name=None) -> tuple[ApiKey, str]:
             created_by=user,
             created_by_name=actor_name or (user.get_username() if user is not None else "system"),
         )
+        api_key_created.send(ApiKey, api_key=row, actor=user, actor_name=row.created_by_name)
     return row, key
 
 
@@ -65,10 +67,13 @@ def touch(row: ApiKey, now=None):
         row.last_used_at = now
 
 
-def revoke_key(row: ApiKey, *, actor_name="system") -> bool:
-    """Revoke a key at once; returns False when it was already revoked."""
-    return bool(
-        ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(
+def revoke_key(row: ApiKey, *, user=None, actor_name=None) -> bool:
+    """Revoke a key at once; returns False when it was already revoked (and announces nothing)."""
+    actor_name = actor_name or (user.get_username() if user is not None else "system")
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_by_name=actor_name[:150]
         )
-    )
+        if revoked:
+            api_key_revoked.send(ApiKey, api_key=row, actor=user, actor_name=actor_name)
+    return bool(revoked)

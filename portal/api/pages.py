@@ -52,7 +52,7 @@ def apikey_list(request):
 @require_perm("api.delete_apikey")
 def apikey_revoke(request, pk):
     row = get_object_or_404(ApiKey, pk=pk)
-    if keys.revoke_key(row, actor_name=request.user.get_username()):
+    if keys.revoke_key(row, user=request.user):
         messages.success(request, f"API key {row.name or row.prefix} revoked: it no longer works.")
     else:
         messages.info(request, f"API key {row.name or row.prefix} was already revoked.")

@@ -28,6 +28,14 @@ ERROR_STATUSES = {
     "500": "There is a problem with the server.",
 }
 
+# Codat's rate limit headers (portal.api.throttling), on the 429 with the seconds to wait.
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."},
+    "X-Rate-Limit-Limit": {"schema": {"type": "integer"}, "description": "Requests a key may make per period."},
+    "X-Rate-Limit-Remaining": {"schema": {"type": "integer"}, "description": "Requests left in this period."},
+    "X-Rate-Limit-Reset": {"schema": {"type": "integer"}, "description": "When the period ends (Unix time)."},
+}
+
 ERROR_MESSAGE = {
     "type": "object",
     "properties": {
@@ -95,6 +103,8 @@ PATH_PARAMETERS = {
     "dataset_id": "datasetId",
     "platform_key": "platformKey",
     "api_key_id": "apiKeyId",
+    "webhook_id": "webhookId",
+    "message_id": "messageId",
 }
 
 
@@ -125,7 +135,5 @@ def add_error_responses(result, generator, request, public):
             for code, description in ERROR_STATUSES.items():
                 responses.setdefault(code, {"description": description, "content": error})
             if "429" in responses:
-                responses["429"].setdefault(
-                    "headers", {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
-                )
+                responses["429"].setdefault("headers", RATE_LIMIT_HEADERS)
     return result

@@ -1,4 +1,4 @@
-"""Validate an answer against the schema Codat's document gives for an operation and status."""
+"""Validate an answer (or a request body) against the schema Codat's document gives for an operation."""
 
 import copy
 import json
@@ -65,6 +65,20 @@ def response_schema(operation_id, status) -> dict | None:
     return content["schema"] if content else None
 
 
+def _errors(schema, instance) -> list:
+    wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **copy.deepcopy(schema)}
+    wrapped = json.loads(json.dumps(wrapped).replace('"$ref": "#/', f'"$ref": "{URI}#/'))
+    validator = Draft202012Validator(wrapped, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+
+
+def request_errors(operation_id, body) -> list[str]:
+    """What is wrong with a request body by Codat's schema for the operation (empty when it conforms)."""
+    _, _, op = operation(operation_id)
+    schema = _resolve(op["requestBody"])["content"]["application/json"]["schema"]
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _errors(schema, body)]
+
+
 def validate(operation_id, response):
     """Assert that a test-client response is documented by Codat for this operation and matches its schema."""
     _, _, op = operation(operation_id)
@@ -75,10 +89,7 @@ def validate(operation_id, response):
         assert not response.content, f"{operation_id}: Codat's {status} has no body, ours has {response.content!r}"
         return None
     body = response.json()
-    wrapped = {"$schema": "https://json-schema.org/draft/2020-12/schema", **copy.deepcopy(schema)}
-    wrapped = json.loads(json.dumps(wrapped).replace('"$ref": "#/', f'"$ref": "{URI}#/'))
-    validator = Draft202012Validator(wrapped, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    errors = _errors(schema, body)
     assert not errors, f"{operation_id} {status}: " + "; ".join(
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:20]
     )

@@ -1,6 +1,7 @@
 """API keys authenticate every API request; nothing else does."""
 
 import logging
+import time
 
 import pytest
 
@@ -100,23 +101,24 @@ def test_an_unhandled_error_answers_codats_500_and_logs_the_correlation_id(api, 
     assert any(body["correlationId"] in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
-def test_the_rate_limit_answers_429_with_retry_after(api, settings):
-    from django.core.cache import cache
-
-    cache.clear()
+def test_the_rate_limit_answers_429_with_retry_after_and_codats_headers(api, settings):
     settings.API_RATE_LIMIT = "3/minute"
+    remaining = []
     for _ in range(3):
-        assert api.get("/api/integrations").status_code == 200
+        response = api.get("/api/integrations")
+        assert response.status_code == 200
+        assert response["X-Rate-Limit-Limit"] == "3"
+        remaining.append(int(response["X-Rate-Limit-Remaining"]))
+    assert remaining == [2, 1, 0]
     response = api.get("/api/integrations")
-    assert_codat_error(response, 429)
-    assert int(response["Retry-After"]) > 0
-    cache.clear()
+    body = assert_codat_error(response, 429)
+    assert body["error"] == "You have made too many requests in a given amount of time; please retry later."
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["X-Rate-Limit-Remaining"] == "0"
+    assert int(response["X-Rate-Limit-Reset"]) - time.time() <= 60
 
 
 def test_the_rate_limit_is_per_key(api, anon_api, settings):
-    from django.core.cache import cache
-
-    cache.clear()
     settings.API_RATE_LIMIT = "2/minute"
     for _ in range(2):
         api.get("/api/integrations")
@@ -124,7 +126,6 @@ def test_the_rate_limit_is_per_key(api, anon_api, settings):
     _, other = keys.create_key("other")
     anon_api.credentials(HTTP_AUTHORIZATION=basic(other))
     assert anon_api.get("/api/integrations").status_code == 200
-    cache.clear()
 
 
 def test_an_error_report_never_shows_the_key(api_key, rf):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from connections.models import Connection, PullOperation
 from portal.api import keys
 from tests import factory
-from tests.api.codat_schema import validate
+from tests.api.codat_schema import request_errors, validate
 
 pytestmark = pytest.mark.django_db
 P = PullOperation.Status
@@ -55,12 +55,21 @@ def test_get_integration(api, world):
 
 def test_list_companies(api, world, anon_api):
     validate("list-companies", api.get("/api/companies"))
+    factory.make_company("Tagged Ltd", tags={"region": "uk", "team": "invoice-finance"})
+    tagged = api.get("/api/companies", {"tags": "region=uk && team~finance"})
+    assert tagged.json()["totalResults"] == 1
+    validate("list-companies", tagged)
+    validate("list-companies", api.get("/api/companies", {"tags": "region>uk"}))
     validate("list-companies", api.get("/api/companies", {"query": "name=", "pageSize": 1}))
     validate("list-companies", anon_api.get("/api/companies"))
 
 
 def test_create_company(api, world):
     validate("create-company", api.post("/api/companies", {"name": "New Co"}, format="json"))
+    tagged = api.post("/api/companies", {"name": "Tagged Co", "tags": {"region": "uk"}}, format="json")
+    assert tagged.json()["tags"] == {"region": "uk"}
+    validate("create-company", tagged)
+    validate("create-company", api.post("/api/companies", {"name": "Co", "tags": {"x" * 28: "v"}}, format="json"))
     validate("create-company", api.post("/api/companies", {"name": ""}, format="json"))
 
 
@@ -77,6 +86,7 @@ def test_replace_company(api, world):
 def test_update_company(api, world):
     url = f"/api/companies/{world['company'].pk}"
     validate("update-company", api.patch(url, {"description": "New"}, format="json"))
+    validate("update-company", api.patch(url, {"tags": {"region": "us"}}, format="json"))
 
 
 def test_delete_company(api, world):
@@ -122,7 +132,15 @@ def test_update_connection_authorization(api, world, sandbox):
 
 
 def test_get_company_sync_settings(api, world):
-    validate("get-company-syncSettings", api.get(f"/api/companies/{world['company'].pk}/syncSettings"))
+    url = f"/api/companies/{world['company'].pk}/syncSettings"
+    validate("get-company-syncSettings", api.get(url))
+    current = api.get(url).json()
+    own = {**current, "settings": [{**current["settings"][0], "syncSchedule": 168}], "overridesDefaults": True}
+    assert api.post(url, own, format="json").status_code == 204
+    overridden = api.get(url)
+    assert overridden.json()["overridesDefaults"] is True
+    validate("get-company-syncSettings", overridden)
+    validate("get-company-syncSettings", api.get(f"/api/companies/{uuid.uuid4()}/syncSettings"))
 
 
 def test_set_company_sync_settings(api, world):
@@ -131,6 +149,9 @@ def test_set_company_sync_settings(api, world):
     validate("set-company-syncSettings", api.post(url, current, format="json"))
     changed = {**current, "settings": [{**current["settings"][0], "syncSchedule": 1}], "overridesDefaults": True}
     validate("set-company-syncSettings", api.post(url, changed, format="json"))
+    assert api.get(url).json()["settings"][0]["syncSchedule"] == 1
+    refused = {**current, "settings": [{**current["settings"][0], "syncSchedule": 2}], "overridesDefaults": True}
+    validate("set-company-syncSettings", api.post(url, refused, format="json"))
 
 
 def test_refresh_company_data(api, world):
@@ -205,3 +226,33 @@ def test_the_validator_would_catch_a_wrong_shape():
     with pytest.raises(AssertionError, match="Sleeping"):
         validate("list-pull-operations", Fake({"results": [{"status": "Sleeping"}], "pageNumber": 1, "pageSize": 1,
                                                "totalResults": 1, "_links": {"self": {}, "current": {}}}))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"region": "uk"},
+        {f"t{i}": "v" for i in range(10)},
+        {"x" * 27: "v" * 100},
+        {f"t{i}": "v" for i in range(11)},
+        {"x" * 28: "v"},
+        {"region": "v" * 101},
+        {"": "v"},
+    ],
+)
+def test_tags_are_accepted_exactly_when_codats_schema_accepts_them(api, world, tags):
+    """The tag limits are Codat's: a body its schema refuses we refuse (400), one it accepts we keep."""
+    body = {"name": "Tagged Co", "tags": tags}
+    response = api.post("/api/companies", body, format="json")
+    assert (response.status_code == 200) == (not request_errors("create-company", body)), response.json()
+
+
+def test_the_company_sync_settings_we_accept_are_codats_shape(api, world):
+    url = f"/api/companies/{world['company'].pk}/syncSettings"
+    current = api.get(url).json()
+    body = {**current, "settings": [{**current["settings"][0], "syncSchedule": 1}], "overridesDefaults": True}
+    assert request_errors("set-company-syncSettings", body) == []
+    assert api.post(url, body, format="json").status_code == 204
+    without_company = {key: value for key, value in body.items() if key != "companyId"}
+    assert request_errors("set-company-syncSettings", without_company)  # Codat requires companyId: so do we
+    assert api.post(url, without_company, format="json").status_code == 400

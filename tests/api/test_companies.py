@@ -31,7 +31,12 @@ def test_it_creates_a_company_and_audits_it_under_the_keys_name(api):
         ({}, "name"),
         ({"name": ""}, "name"),
         ({"name": "Bad <name>"}, "name"),
-        ({"name": "A", "tags": {"x": "y"}}, "tags"),
+        ({"name": "A", "tags": {f"t{i}": "v" for i in range(11)}}, "tags"),
+        ({"name": "A", "tags": {"x" * 28: "v"}}, "tags"),
+        ({"name": "A", "tags": {"": "v"}}, "tags"),
+        ({"name": "A", "tags": {"region": "x" * 101}}, "tags.region"),
+        ({"name": "A", "tags": {"region": 1}}, "tags.region"),
+        ({"name": "A", "tags": ["region"]}, "tags"),
     ],
 )
 def test_it_refuses_invalid_companies_with_codats_validation_body(api, data, item):
@@ -89,7 +94,71 @@ def test_delete_removes_the_company_and_audits_it(api):
     assert_codat_error(api.delete(f"/api/companies/{company.pk}"), 404)
 
 
-def test_a_tag_filter_matches_no_company_since_none_has_tags(api):
+def test_it_keeps_returns_and_audits_tags_on_create_replace_and_update(api):
+    created = api.post("/api/companies", {"name": "Acme", "tags": {"region": "uk", "team": "ops"}}, format="json")
+    assert created.status_code == 200, created.json()
+    company_id = created.json()["id"]
+    assert created.json()["tags"] == {"region": "uk", "team": "ops"}
+    assert Company.objects.get(pk=company_id).tags == {"region": "uk", "team": "ops"}
+    created_event = AuditEvent.objects.get(action=A.COMPANY_CREATED)
+    assert {"field": "tag region", "before": None, "after": "uk"} in created_event.changes
+
+    patched = api.patch(f"/api/companies/{company_id}", {"tags": {"region": "us"}}, format="json").json()
+    assert patched["tags"] == {"region": "us"}  # PATCH replaces the map when it is given
+    assert api.patch(f"/api/companies/{company_id}", {"name": "Acme 2"}, format="json").json()["tags"] == {
+        "region": "us"
+    }  # and leaves it alone when it is not
+    changed = AuditEvent.objects.filter(action=A.COMPANY_CHANGED).order_by("created_at", "id").first()
+    assert {"field": "tag region", "before": "uk", "after": "us"} in changed.changes
+    assert {"field": "tag team", "before": "ops", "after": None} in changed.changes
+    assert changed.actor_name == KEY_LABEL
+
+    assert api.get(f"/api/companies/{company_id}").json()["tags"] == {"region": "us"}
+    assert api.get("/api/companies").json()["results"][0]["tags"] == {"region": "us"}
+    replaced = api.put(f"/api/companies/{company_id}", {"name": "Acme"}, format="json").json()
+    assert replaced["tags"] == {}  # PUT replaces everything: no tags given, none kept
+    assert Company.objects.get(pk=company_id).tags == {}
+
+
+def test_a_refused_tag_change_keeps_the_tags_there_were(api):
+    company = factory.make_company("Acme", tags={"region": "uk"})
+    too_many = {f"t{i}": "v" for i in range(11)}
+    assert_codat_error(api.patch(f"/api/companies/{company.pk}", {"tags": too_many}, format="json"), 400)
+    company.refresh_from_db()
+    assert company.tags == {"region": "uk"}
+    assert not AuditEvent.objects.filter(action=A.COMPANY_CHANGED).exists()
+
+
+@pytest.mark.parametrize(
+    "query, names",
+    [
+        ("region=uk", ["Alpha", "Gamma"]),
+        ("region=UK", ["Alpha", "Gamma"]),  # text compares without regard to case, as in `query`
+        ("region!=uk", ["Beta", "Delta"]),  # Delta has no region: it equals no value
+        ("region=uk && team=invoice-finance", ["Alpha"]),
+        ("region=us || team~finance", ["Alpha", "Beta"]),
+        ("team~FIN", ["Alpha"]),
+        ("{region=uk || region=us} && team!=ops", ["Alpha", "Beta"]),
+        ("a__b=1", ["Delta"]),  # one key, not a path into the map
+        ("cost.centre='12 b'", ["Delta"]),
+    ],
+)
+def test_the_tags_filter_speaks_codats_query_language(api, query, names):
+    factory.make_company("Alpha", tags={"region": "uk", "team": "invoice-finance"})
+    factory.make_company("Beta", tags={"region": "us"})
+    factory.make_company("Gamma", tags={"region": "uk", "team": "ops"})
+    factory.make_company("Delta", tags={"a__b": "1", "cost.centre": "12 b"})
+    body = api.get("/api/companies", {"tags": query}).json()
+    assert [company["name"] for company in body["results"]] == names
+    assert body["totalResults"] == len(names)
+
+
+@pytest.mark.parametrize("query", ["region", "region>uk", "{region=uk", "region=uk &&"])
+def test_a_malformed_tags_filter_is_a_400_naming_the_parameter(api, query):
+    body = assert_codat_error(api.get("/api/companies", {"tags": query}), 400)
+    assert body["validation"]["errors"][0]["itemId"] == "tags"
+
+
+def test_a_blank_tags_filter_matches_every_company(api):
     factory.make_company("Alpha")
-    assert api.get("/api/companies", {"tags": "region=uk"}).json()["totalResults"] == 0
     assert api.get("/api/companies", {"tags": ""}).json()["totalResults"] == 1

@@ -16,6 +16,7 @@ from codat_platform.models import errors, shared
 from codat_platform.utils import BackoffStrategy, RetryConfig
 
 from connections.models import Connection, ConnectionEvent
+from connections.sync import effective
 from integrations.models import AuditEvent, SyncSetting
 from tests import factory
 from tests.plugins.worker import wait_for
@@ -69,8 +70,16 @@ def test_the_life_of_a_connection_through_codats_sdk(live_server, sandbox, start
         assert codat.integrations.get(request={"platform_key": "jhch"}).name == "Clear Books"
 
         # A company and its connection.
-        company = codat.companies.create(request={"name": "SDK Books Ltd", "description": "made by the SDK"})
+        company = codat.companies.create(
+            request={"name": "SDK Books Ltd", "description": "made by the SDK", "tags": {"region": "uk"}}
+        )
         assert codat.companies.get(request={"company_id": company.id}).name == "SDK Books Ltd"
+        assert company.tags == {"region": "uk"}
+        codat.companies.update(
+            request={"company_id": company.id, "company_update_request": {"tags": {"region": "uk", "team": "sdk"}}}
+        )
+        tagged = codat.companies.list(request={"tags": "region=uk && team~sd"})
+        assert [c.id for c in tagged.results] == [company.id] and tagged.results[0].tags["team"] == "sdk"
         connection = codat.connections.create(
             request={"company_id": company.id, "request_body": {"platform_key": "jhch"}}
         )
@@ -130,6 +139,26 @@ def test_the_life_of_a_connection_through_codats_sdk(live_server, sandbox, start
         invoices = SyncSetting.objects.get(integration__key="jhch", data_type="invoices")
         assert (invoices.fetch_on_first_link, invoices.frequency) == (False, "hourly")
 
+        # The company's own: bills weekly, in force for its connection; the portal's stay as they are.
+        codat.companies.set_company_sync_settings(
+            request={
+                "company_id": company.id,
+                "request_body": {
+                    "company_id": company.id,
+                    "settings": [
+                        {"data_type": "bills", "fetch_on_first_link": True, "sync_schedule": 168, "sync_order": 0}
+                    ],
+                    "overrides_defaults": True,
+                },
+            }
+        )
+        own = codat.companies.get_company_sync_settings(request={"company_id": company.id})
+        assert own.overrides_defaults and own.company_id == company.id
+        schedules = {s.data_type: s.sync_schedule for s in own.settings}
+        assert (schedules["bills"], schedules["invoices"]) == (168, 1)  # its own, and the portal's
+        assert effective.for_connection(Connection.objects.get(pk=connection.id))["bills"].frequency == "weekly"
+        assert SyncSetting.objects.get(integration__key="jhch", data_type="bills").frequency != "weekly"
+
         # Unlink, then delete.
         unlinked = codat.connections.unlink(
             request={
@@ -149,6 +178,7 @@ def test_the_life_of_a_connection_through_codats_sdk(live_server, sandbox, start
     label = "sdk e2e (API key)"
     actions = set(AuditEvent.objects.filter(actor_name=label).values_list("action", flat=True))
     assert {"company_created", "connection_created", "sync_settings_changed", "connection_unlinked"} <= actions
+    assert {"company_changed", "company_sync_settings"} <= actions
     assert {"connection_deleted", "company_deleted"} <= actions
     assert not ConnectionEvent.objects.exists()  # deleted with its connection
 

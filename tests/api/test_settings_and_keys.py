@@ -1,11 +1,14 @@
 """Sync settings (portal and per company), API keys through the API, the API keys page and command."""
 
 import base64
+import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from connections.models import CompanySyncSetting
+from connections.sync import effective
 from integrations.models import AuditEvent, SyncSetting
 from portal.api import keys
 from portal.api.models import ApiKey
@@ -59,7 +62,7 @@ class TestProfileSyncSettings:
         body = {"clientId": "8a210b68-6988-11ed-a1eb-0242ac120002", "settings": [setting], "overridesDefaults": True}
         error = assert_codat_error(api.post("/api/profile/syncSettings", body, format="json"), 400)
         assert error["validation"]["errors"][0]["itemId"].endswith(item)
-        assert not AuditEvent.objects.exists()
+        assert not AuditEvent.objects.filter(action=AuditEvent.Action.SYNC_SETTINGS_CHANGED).exists()
 
 
 class TestCompanySyncSettings:
@@ -69,15 +72,66 @@ class TestCompanySyncSettings:
         assert body["companyId"] == str(company.pk) and body["overridesDefaults"] is False
         assert body["settings"] == api.get("/api/profile/syncSettings").json()["settings"]
 
-    def test_overrides_are_refused_honestly_and_the_same_settings_accepted(self, api, clearbooks):
+    def test_its_own_settings_are_kept_in_force_audited_and_undone(self, api, clearbooks):
+        company = factory.make_company("Own Ltd")
+        connection = factory.make_connection(company)
+        url = f"/api/companies/{company.pk}/syncSettings"
+        portal = api.get(url).json()
+        invoices = next(s for s in portal["settings"] if s["dataType"] == "invoices")
+        mine = {**invoices, "syncSchedule": 1, "fetchOnFirstLink": False}
+        posted = api.post(url, {"companyId": str(company.pk), "settings": [mine], "overridesDefaults": True}, "json")
+        assert posted.status_code == 204
+        body = api.get(url).json()
+        assert body["overridesDefaults"] is True
+        got = next(s for s in body["settings"] if s["dataType"] == "invoices")
+        assert (got["syncSchedule"], got["fetchOnFirstLink"]) == (1, False)
+        assert [s for s in body["settings"] if s["dataType"] != "invoices"] == [
+            s for s in portal["settings"] if s["dataType"] != "invoices"
+        ]
+        assert api.get("/api/profile/syncSettings").json()["settings"] == portal["settings"]  # the portal's stay
+        assert effective.for_connection(connection)["invoices"].frequency == "hourly"
+        event = AuditEvent.objects.get(action=AuditEvent.Action.COMPANY_SYNC_SETTINGS_CHANGED)
+        assert (event.actor_name, event.target_id) == (KEY_LABEL, str(company.pk))
+        assert event.changes == [
+            {"field": "invoices", "before": "the portal's", "after": "hourly, not fetched on first link"}
+        ]
+
+        back = api.post(url, {"companyId": str(company.pk), "settings": [], "overridesDefaults": False}, "json")
+        assert back.status_code == 204
+        assert api.get(url).json() == portal
+        assert AuditEvent.objects.filter(action=AuditEvent.Action.COMPANY_SYNC_SETTINGS_CHANGED).count() == 2
+
+    @pytest.mark.parametrize(
+        "change, item",
+        [
+            ({"syncSchedule": 5}, "settings[0].syncSchedule"),
+            ({"dataType": "spaceships"}, "settings[0].dataType"),
+            ({"fetchOnFirstLink": "yes"}, "settings.0.fetchOnFirstLink"),
+        ],
+    )
+    def test_it_refuses_what_it_cannot_keep_and_changes_nothing(self, api, clearbooks, change, item):
         company = factory.make_company()
         url = f"/api/companies/{company.pk}/syncSettings"
-        same = api.get(url).json()
-        assert api.post(url, same | {"overridesDefaults": True}, format="json").status_code == 204
-        differ = {**same, "settings": [{**same["settings"][0], "syncSchedule": 1}], "overridesDefaults": True}
-        body = assert_codat_error(api.post(url, differ, format="json"), 400)
-        assert "not supported" in body["error"]
-        assert api.post(url, differ | {"overridesDefaults": False}, format="json").status_code == 204
+        setting = {**api.get(url).json()["settings"][0], **change}
+        body = {"companyId": str(company.pk), "settings": [setting], "overridesDefaults": True}
+        error = assert_codat_error(api.post(url, body, format="json"), 400)
+        assert (
+            error["validation"]["errors"][0]["itemId"]
+            .replace("[", ".")
+            .replace("]", "")
+            .endswith(item.replace("[", ".").replace("]", ""))
+        )
+        assert not CompanySyncSetting.objects.exists()
+        assert not AuditEvent.objects.filter(action=AuditEvent.Action.COMPANY_SYNC_SETTINGS_CHANGED).exists()
+
+    def test_the_body_must_name_the_company_of_the_url(self, api, clearbooks):
+        company, other = factory.make_company(), factory.make_company()
+        url = f"/api/companies/{company.pk}/syncSettings"
+        body = {"companyId": str(other.pk), "settings": api.get(url).json()["settings"], "overridesDefaults": True}
+        error = assert_codat_error(api.post(url, body, format="json"), 400)
+        assert error["validation"]["errors"][0]["itemId"] == "companyId"
+        assert not CompanySyncSetting.objects.exists()
+        assert_codat_error(api.get(f"/api/companies/{uuid.uuid4()}/syncSettings"), 404)
 
 
 class TestApiKeysEndpoint:
@@ -181,6 +235,11 @@ def test_the_schema_generates_without_warnings_and_documents_paging(api):
     assert parameters["pageSize"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 5000, "default": 100}
     assert {"query", "orderBy", "page"} <= set(parameters)
     assert "/companies/{companyId}/connections/{connectionId}/data/{dataType}" in schema["paths"]
+    assert {"query", "orderBy", "page", "tags"} <= set(parameters)
+    tags = schema["components"]["schemas"]["Company"]["properties"]["tags"]
+    assert (tags["maxProperties"], tags["additionalProperties"]["maxLength"]) == (10, 100)
+    too_many = schema["paths"]["/integrations"]["get"]["responses"]["429"]["headers"]
+    assert {"Retry-After", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"} == set(too_many)
 
 
 def test_the_navigation_links_the_api_keys_page_for_portal_roles(admin_client):

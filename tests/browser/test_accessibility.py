@@ -64,6 +64,7 @@ def pages_to_check():
     pages = [(name, path, name != "11-link-page") for name, path, _ in main_pages(linked, pending, pull)]
     return pages + [
         ("company form", "/companies/new/", True),
+        ("company sync settings", f"/companies/{linked.company_id}/sync-settings/", True),
         ("connection form", f"/companies/{pending.company_id}/connections/new/", True),
         ("record", f"/records/{record.pk}/", True),
         ("login", "/accounts/login/", False),

@@ -29,7 +29,7 @@ WATCH_PROGRESS = """() => {
     const card = document.querySelector('#pull-progress');
     const bar = card.querySelector('.progress-bar');
     window.progressSeen.push({status: card.dataset.status, fetched: Number(card.dataset.recordsFetched),
-                              width: bar.style.width});
+                              width: bar.getAttribute('width')});
   };
   note();
   document.body.addEventListener('htmx:afterSwap', note);

@@ -196,7 +196,7 @@ def test_pulls_no_worker_picked_up_are_listed_oldest_first(clearbooks, support_c
 def test_the_chart_is_drawn_at_the_full_width_of_its_card(support_client, clearbooks):
     html = support_client.get(URL).content.decode()
     svg = html[html.index('<svg class="chart"') :].split(">", 1)[0]
-    assert 'width="100%"' in svg and "width:100%" in svg
+    assert 'width="100%"' in svg and 'class="chart"' in svg  # the stylesheet's .chart: width 100%, no inline style
     assert "max-width" not in svg  # it filled half the card at 1280 px
     chart = support_client.get(URL).context["chart"]
     assert chart["width"] >= 1100  # about a pixel per unit in a 1280 px dashboard: labels keep their size

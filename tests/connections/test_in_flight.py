@@ -423,14 +423,15 @@ def test_after_the_retry_failed_too_it_quotes_the_retry(clearbooks):
     )
 
 
-def test_the_health_rows_cost_three_queries_with_failures_and_retries(clearbooks, django_assert_num_queries):
+def test_the_health_rows_cost_four_queries_with_failures_and_retries(clearbooks, django_assert_num_queries):
     from connections.support.health import health_for_connections
 
     connection = healthy_connection()
     read_recently(connection, "invoices")
     failed, _ = failed_then_retried(connection)
     connection = Connection.objects.select_related("integration").get(pk=connection.pk)
-    with django_assert_num_queries(3):  # data statuses (latest failed pull annotated), sync settings, failed pulls
+    # data statuses (latest failed pull annotated), the portal's and the company's sync settings, failed pulls
+    with django_assert_num_queries(4):
         rows = health_for_connections([connection], NOW)[connection.pk]
     assert row(rows, "invoices").failed_pull == failed
 

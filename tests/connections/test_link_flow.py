@@ -12,9 +12,9 @@ from connections import credentials
 from connections.link import lockout
 from connections.link_urls import issue_link_url, token_hash
 from connections.models import Connection, ConnectionEvent, LinkAttempt, PullOperation
-from connections.views.link import client_address
 from integrations.clearbooks.sandbox.server import SandboxServer
 from integrations.models import SyncSetting
+from portal.web.addresses import client_address
 from tests import factory
 
 S = Connection.Status
@@ -195,7 +195,25 @@ def test_it_refuses_an_unknown_token(client, clearbooks):
     for response in (client.get("/link/not-a-token/"), client.post("/link/not-a-token/", {"api_key": "x"})):
         assert response.status_code == 404
         assert "This Link URL does not exist." in response.content.decode()
-    assert not LinkAttempt.objects.exists()
+    # Each visit counts against the address as a guess (see test_it_limits_guessing_link_urls); no key is kept.
+    attempts = list(LinkAttempt.objects.values_list("outcome", "token_hash"))
+    assert attempts == [("unknown", token_hash("not-a-token"))] * 2
+
+
+def test_it_limits_guessing_link_urls_per_client_address(client, pending, settings):
+    """An address that opened LINK_ADDRESS_RATE_LIMIT Link URLs that do not exist is paused, even for a real one."""
+    settings.LINK_ADDRESS_RATE_LIMIT = 5
+    for i in range(4):
+        assert client.get(f"/link/guess-{i}/").status_code == 404
+    assert client.get("/link/guess-4/done/").status_code == 404  # the thank-you page counts as well: the fifth
+    guessed = client.get("/link/guess-next/")
+    assert guessed.status_code == 429 and "Too many failed attempts from your network." in guessed.content.decode()
+    assert "does not exist" not in guessed.content.decode()  # a locked guesser learns nothing more
+    assert client.get(link(pending)).status_code == 429
+    assert client.get(link(pending), REMOTE_ADDR="192.0.2.200").status_code == 200  # another address is not paused
+    # The window passes: the address may open Link URLs again.
+    LinkAttempt.objects.update(created_at=timezone.now() - timedelta(minutes=settings.LINK_RATE_WINDOW_MINUTES + 1))
+    assert client.get(link(pending)).status_code == 200
 
 
 def test_it_refuses_an_expired_token(client, pending, sandbox):

@@ -357,7 +357,9 @@ def grow(connection, n):
 
 
 # Queries per page, including the session, the user and its permissions.
-QUERY_BOUNDS = {"dashboard": 16, "company": 10, "connection": 12, "pulls": 8, "company-pulls": 10, "records": 8}
+# The company's own sync settings cost the health rows one query (company: its settings table two more);
+# the dashboard, company and connection pages each read one more for webhooks (disabled endpoints; what was told).
+QUERY_BOUNDS = {"dashboard": 17, "company": 14, "connection": 14, "pulls": 8, "company-pulls": 10, "records": 8}
 
 
 @pytest.mark.parametrize("page", list(QUERY_BOUNDS))

@@ -180,7 +180,12 @@ def test_schedule_syncs_creates_the_schedules_once(db):
     call_command("schedule_syncs", stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("schedule_syncs", stdout=open("/dev/null", "w"))  # noqa: SIM115
     rows = {s.func: s for s in Schedule.objects.all()}
-    assert set(rows) == {"connections.sync.tasks.queue_due_pulls", "connections.sync.tasks.watchdog"}
+    assert set(rows) == {
+        "connections.sync.tasks.queue_due_pulls",
+        "connections.sync.tasks.watchdog",
+        "connections.webhooks.tasks.sweep",
+    }
+    assert Schedule.objects.filter(func="connections.webhooks.tasks.sweep").count() == 2  # half a minute apart
     assert all(s.schedule_type == Schedule.MINUTES and s.minutes == 1 and s.repeats == -1 for s in rows.values())
 
 

@@ -3,7 +3,8 @@
 No browser is downloaded: Playwright launches /usr/bin/chromium (CHROMIUM_PATH), which
 `make test` installs with apt when it may (`make system-deps`). Every page fixture fails
 its test on any console error, uncaught page error, failed request, request to another host
-or error response, unless the test expects it.
+or error response, unless the test expects it, and on any Content-Security-Policy violation
+(each `securitypolicyviolation` event, reported from the page) or page served without the policy.
 """
 
 import os
@@ -38,6 +39,17 @@ def pytest_addoption(parser):
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1"}
 
+# Runs in every document before the page's own scripts (Playwright injects it outside the page's
+# CSP): every violation the browser reports is sent to the test through an exposed binding.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolation({
+    directive: event.effectiveDirective, blocked: event.blockedURI, page: event.documentURI,
+    source: event.sourceFile, line: event.lineNumber, sample: event.sample,
+  });
+});
+"""
+
 
 class BrowserProblems:
     """What went wrong in the browser during one test."""
@@ -49,6 +61,14 @@ class BrowserProblems:
     def allow_status(self, *statuses):
         """Let responses with these HTTP statuses pass (e.g. 403 when a test checks a refusal)."""
         self.allowed_statuses.update(statuses)
+
+    def watch_csp(self, context):
+        """Report every Content-Security-Policy violation in this browser context's pages."""
+        context.expose_binding("__cspViolation", lambda source, violation: self._on_csp_violation(violation))
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+
+    def _on_csp_violation(self, violation):
+        self.problems.append(f"CSP violation: {violation}")
 
     def attach(self, page):
         page.on("request", self._on_request)
@@ -82,6 +102,10 @@ class BrowserProblems:
     def _on_response(self, response):
         if response.status >= 400 and response.status not in self.allowed_statuses:
             self.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+        # Every page the portal serves carries the policy (the header, not a <meta>: frame-ancestors needs it).
+        is_page = response.request.resource_type == "document" and 200 <= response.status < 300
+        if is_page and "frame-ancestors 'none'" not in response.headers.get("content-security-policy", ""):
+            self.problems.append(f"no Content-Security-Policy: {response.request.method} {response.url}")
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +143,7 @@ def new_page(browser, browser_problems):
         context_options.setdefault("locale", "en-GB")
         context = browser.new_context(**context_options)
         context.set_default_timeout(15_000)
+        browser_problems.watch_csp(context)
         contexts.append(context)
         page = context.new_page()
         browser_problems.attach(page)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -219,6 +220,7 @@ def test_a_database_that_does_not_answer_fails_the_check(tmp_path):
         **keep,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "SECRET_KEY": "health-test",
+        "CREDENTIAL_KEYS": Fernet.generate_key().decode(),  # required when DEBUG is off
         "HTTPS": "false",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/nothing",
     }

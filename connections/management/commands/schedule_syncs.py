@@ -13,18 +13,21 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 WATCHDOG = "connections.sync.tasks.watchdog"
+SWEEP = "connections.webhooks.tasks.sweep"  # webhook messages due whose hand-over was lost
 # (name, function, seconds after the first schedule's run): every one runs every minute.
 SCHEDULES = (
     ("Queue due pulls", "connections.sync.tasks.queue_due_pulls", 0),
     ("Pull watchdog", WATCHDOG, 0),
     ("Pull watchdog, half a minute later", WATCHDOG, 30),
+    ("Webhook sweeper", SWEEP, 0),
+    ("Webhook sweeper, half a minute later", SWEEP, 30),
 )
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update the every-minute django-q2 schedules: queue due pulls, and the pull watchdog "
-        "(twice, half a minute apart)."
+        "Create or update the every-minute django-q2 schedules: queue due pulls, and the pull watchdog and "
+        "the webhook sweeper (each twice, half a minute apart)."
     )
 
     def handle(self, *args, **options):

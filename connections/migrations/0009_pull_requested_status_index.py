@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0007_company_tags"),
+        ("connections", "0008_company_sync_settings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
