@@ -90,6 +90,9 @@ def delete_company(company, user=None, *, actor_name=None) -> dict:
     with transaction.atomic():
         # Records first, in one statement: nothing refers to them, so no per-row cascade work.
         Record.objects.filter(connection__company=company).delete()
+        # Its connections go with it: each is announced as deleting one alone is, before the company.
+        for connection in company.connections.select_related("company", "integration").order_by("created_at"):
+            signals.connection_deleted.send(Connection, connection=connection)
         signals.company_deleted.send(Company, company=company)
         name, pk = company.name, company.pk
         company.delete()

@@ -154,6 +154,9 @@ class ConnectionEvent(models.Model):
         PULL_FAILED = "pull_failed", "Pull failed"
         TEST = "test", "Connection tested"
         NOTE = "note", "Note"
+        # What a webhook endpoint was told about the connection (written by connections.webhooks.told).
+        WEBHOOK_DELIVERED = "webhook_delivered", "Webhook delivered"
+        WEBHOOK_FAILED = "webhook_failed", "Webhook not delivered"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)

@@ -22,6 +22,7 @@ company_deleted = Signal()
 connection_created = Signal()
 
 # A connection is being deleted: `connection`, sent as `company_deleted` is. `sender=Connection`.
+# Deleting a company sends it for each of its connections first, then `company_deleted`.
 connection_deleted = Signal()
 
 # The platform refused the credentials given on the Link page: `connection`, `reason`.

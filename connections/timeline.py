@@ -2,7 +2,10 @@
 
 What is read, in three queries whatever the history's length:
 
-- its events other than pulls' (created, Link events, status changes, tests, notes);
+- its events other than pulls' (created, Link events, status changes, tests, notes, and what
+  webhook endpoints were told: one entry per delivered or finally failed message, written by
+  `connections.webhooks.told`, so they take their place in time order without this module
+  knowing of webhooks);
 - the integration's changes that reached it since it was created (switched on or off,
   settings and sync settings changed), from the audit trail;
 - its pull operations, one entry each: the outcome, counts and duration, with the steps
@@ -37,8 +40,9 @@ RUN_FOLD = 3  # longer runs of pulls fold into one entry
 RUN_LISTED = 50  # pulls a folded entry lists; the read history has the rest
 
 PULL_KINDS = (K.PULL_QUEUED, K.PULL_STARTED, K.PULL_COMPLETED, K.PULL_FAILED)
-GOOD_KINDS = {K.LINK_ACCEPTED, K.PULL_COMPLETED}
-BAD_KINDS = {K.LINK_REJECTED, K.LINK_UNREACHABLE, K.PULL_FAILED}
+GOOD_KINDS = {K.LINK_ACCEPTED, K.PULL_COMPLETED, K.WEBHOOK_DELIVERED}
+BAD_KINDS = {K.LINK_REJECTED, K.LINK_UNREACHABLE, K.PULL_FAILED, K.WEBHOOK_FAILED}
+WEBHOOK_KINDS = (K.WEBHOOK_DELIVERED, K.WEBHOOK_FAILED)  # written by connections.webhooks when a message ends
 
 # (key, label, the event kinds it shows); "failures" shows whatever went wrong, "admin" the
 # integration's changes and the company's own sync settings.
@@ -49,6 +53,7 @@ FILTERS = (
     ("pulls", "Pulls"),
     ("failures", "Failures"),
     ("notes", "Notes"),
+    ("webhooks", "Webhooks"),
     ("admin", "Admin changes"),
 )
 FILTER_KINDS = {
@@ -56,9 +61,10 @@ FILTER_KINDS = {
     "link": (K.LINK_URL_ISSUED, K.LINK_ACCEPTED, K.LINK_REJECTED, K.LINK_UNREACHABLE),
     "pulls": PULL_KINDS,  # only those of pulls no longer kept; the others are read from the pulls
     "notes": (K.NOTE,),
+    "webhooks": WEBHOOK_KINDS,
 }
 FAILED_EVENTS = (
-    Q(kind__in=(K.LINK_REJECTED, K.LINK_UNREACHABLE, K.PULL_FAILED))
+    Q(kind__in=(K.LINK_REJECTED, K.LINK_UNREACHABLE, K.PULL_FAILED, K.WEBHOOK_FAILED))
     | Q(kind=K.STATUS_CHANGED, detail__to=Connection.Status.DEAUTHORIZED)
     | Q(kind=K.TEST, detail__result="rejected")
 )
@@ -78,6 +84,7 @@ class TimelineEntry:
     pulls: list = field(default_factory=list)  # a folded run: its pulls' entries, newest first
     more: int = 0  # a folded run: pulls not listed in it
     since: datetime | None = None  # a folded run: when its oldest pull happened
+    webhook_event_id: str = ""  # a webhook's entry: the event whose delivery log it links to
 
     @property
     def is_pull(self) -> bool:
@@ -163,7 +170,7 @@ def _merge(*lists):
 def _story(connection, kind, limit):
     """The newest `limit + 1` events and integration changes the filter shows, merged."""
     entries = []
-    if kind in ("", "status", "link", "pulls", "failures", "notes"):
+    if kind in ("", "status", "link", "pulls", "failures", "notes", "webhooks"):
         events = connection.events.all()
         # Pull events are read from their pulls; only those of pulls no longer kept stand alone.
         events = events.exclude(kind__in=PULL_KINDS, pull__isnull=False)
@@ -207,6 +214,7 @@ def _event_entry(event):
         "connection",
         event.pull_id,
         event.pk,
+        webhook_event_id=event.detail.get("event_id", "") if event.kind in WEBHOOK_KINDS else "",
     )
 
 

@@ -34,6 +34,8 @@ def production_env(tmp_path):
         "ALLOWED_HOSTS": "portal.example.com",
         "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
+        # As production leaves it (off): the local `.env` that `make run` writes turns it on.
+        "WEBHOOK_ALLOW_LOCAL_TARGETS": "false",
     }
 
 
@@ -119,3 +121,11 @@ def test_production_answers_with_the_security_headers_and_secure_cookies(tmp_pat
     assert seen["plain"] == [301, "https://portal.example.com/accounts/login/"]  # plain HTTP goes to HTTPS
     assert seen["csrf_cookie"] == {"secure": True, "samesite": "Lax", "httponly": False}  # forms read no cookie
     assert seen["session_cookie"] == [True, True, "Lax"]
+
+
+def test_it_warns_when_production_allows_local_webhook_targets(tmp_path):
+    """Production leaves WEBHOOK_ALLOW_LOCAL_TARGETS off (the test above); turned on, the deploy check says so."""
+    env = production_env(tmp_path) | {"WEBHOOK_ALLOW_LOCAL_TARGETS": "true"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "webhooks.W001" in result.stderr + result.stdout

@@ -53,7 +53,7 @@ def _connection_page(request, connection, note_form=None):
         "active_pulls": active,
         "credentials": credentials_facts(connection, request.user, now),
         "timeline": story,
-        "webhook_lines": webhook_lines.for_connection(connection.pk),
+        "webhook_lines": webhook_lines.pending_for_connection(connection.pk),  # the others are in the timeline
         "note_form": note_form or NoteForm(connection=connection),
     }
     return render(request, "connections/connection_detail.html", ctx)

@@ -9,6 +9,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self):
+        from . import checks  # noqa: F401  (registers the deploy check)
         from .receivers import connect
 
         connect()

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import told
 from .models import Attempt, Endpoint, Message
 from .secrets import signing_secrets
 from .signing import headers
@@ -26,6 +27,12 @@ from .targets import UnsafeTarget, pin
 
 M = Message.Status
 RESPONSE_START = 500  # characters of the answer kept in the log
+ENDED_BY_DISABLING = {
+    "status": M.FAILED,
+    "next_attempt_at": None,
+    "leased_until": None,
+    "last_error": "The endpoint was disabled.",
+}
 
 
 @dataclass
@@ -68,9 +75,9 @@ def claim(message_id, now=None):
         return None
     message = Message.objects.select_related("event", "endpoint").get(pk=message_id)
     if message.endpoint.disabled:
-        Message.objects.filter(pk=message_id).update(
-            status=M.FAILED, next_attempt_at=None, leased_until=None, last_error="The endpoint was disabled."
-        )
+        Message.objects.filter(pk=message_id).update(**ENDED_BY_DISABLING)
+        message.status = M.FAILED
+        told.record(message)
         return None
     return message
 
@@ -148,7 +155,7 @@ def settle(message, outcome: Outcome, now=None):
         "last_error": outcome.error,
         "last_duration_ms": outcome.duration_ms,
     }
-    wait = None
+    wait, ended = None, []
     with transaction.atomic():
         endpoint = Endpoint.objects.select_for_update().filter(pk=message.endpoint_id).first()
         if endpoint is None:
@@ -169,7 +176,6 @@ def settle(message, outcome: Outcome, now=None):
                 Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
         elif outcome.status_code == 410:
             changes.update(status=M.FAILED, next_attempt_at=None)
-            disable(endpoint, f"It answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC.", now)
         else:
             schedule = settings.WEBHOOK_RETRY_SCHEDULE
             if attempts <= len(schedule):
@@ -177,27 +183,47 @@ def settle(message, outcome: Outcome, now=None):
                 changes["next_attempt_at"] = now + timedelta(seconds=wait)
             else:
                 changes.update(status=M.FAILED, next_attempt_at=None)
-            _count_failure(endpoint, now)
-        Message.objects.filter(pk=message.pk).update(**changes)
+        Message.objects.filter(pk=message.pk).update(**changes)  # first: disabling ends only the others
+        if outcome.status_code == 410:
+            ended = disable(endpoint, f"It answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC.", now)
+        elif not outcome.ok:
+            ended = _count_failure(endpoint, now)
+    for name, value in changes.items():
+        setattr(message, name, value)
+    for finished in [message, *ended]:  # after the commit: see `told`
+        told.record(finished)
     return wait
 
 
-def _count_failure(endpoint, now):
+def _count_failure(endpoint, now) -> list:
+    """Start or extend the endpoint's run of failures; the messages it ended when the run disabled it."""
     if endpoint.failing_since is None:
         Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
-        return
+        return []
     window = settings.WEBHOOK_DISABLE_AFTER_SECONDS
     if not endpoint.disabled and now - endpoint.failing_since >= timedelta(seconds=window):
-        disable(endpoint, f"Every delivery failed from {endpoint.failing_since:%Y-%m-%d %H:%M} UTC on.", now)
+        return disable(endpoint, f"Every delivery failed from {endpoint.failing_since:%Y-%m-%d %H:%M} UTC on.", now)
+    return []
 
 
-def disable(endpoint, reason, now=None):
-    """Switch an endpoint off with a reason; its pending messages end failed (a replay resends them)."""
+def disable(endpoint, reason, now=None) -> list:
+    """Switch an endpoint off with a reason; its pending messages end failed (replayable), and are returned."""
     now = now or timezone.now()
     Endpoint.objects.filter(pk=endpoint.pk).update(disabled=True, disabled_reason=reason[:300], disabled_at=now)
-    Message.objects.filter(endpoint_id=endpoint.pk, status=M.PENDING).update(
-        status=M.FAILED, next_attempt_at=None, leased_until=None, last_error="The endpoint was disabled."
-    )
+    return end_pending(endpoint)
+
+
+def end_pending(endpoint) -> list:
+    """Fail the pending messages of an endpoint just disabled; returns them, to be told once committed (`told`).
+
+    A message that turns pending meanwhile is failed by `claim`, which sees the endpoint disabled.
+    """
+    pending = Message.objects.filter(endpoint_id=endpoint.pk, status=M.PENDING)
+    pending = list(pending.select_related("event", "endpoint"))
+    Message.objects.filter(pk__in=[m.pk for m in pending], status=M.PENDING).update(**ENDED_BY_DISABLING)
+    for message in pending:
+        message.status, message.last_error = M.FAILED, ENDED_BY_DISABLING["last_error"]
+    return pending
 
 
 def _ms(started) -> int:

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from integrations import audit
 from integrations.models import AuditEvent
 
-from . import secrets
+from . import delivery, secrets, told
 from .events import EVENT_TYPES, TEST_EVENT, emit, hand_over
 from .models import DISABLED_BY_HAND, Attempt, Endpoint, Message
 from .targets import UnsafeTarget, check_url
@@ -98,6 +98,7 @@ def create(url, event_types, company_tags=(), *, disabled=False, description="",
 
 def set_disabled(endpoint, disabled: bool, *, actor=None, actor_name=None):
     """Switch an endpoint off or on; on again clears the failure run and the reason."""
+    ended = []
     with transaction.atomic():
         before = endpoint.disabled
         endpoint.disabled = disabled
@@ -107,9 +108,7 @@ def set_disabled(endpoint, disabled: bool, *, actor=None, actor_name=None):
             endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = "", None, None
         endpoint.save(update_fields=["disabled", "disabled_reason", "disabled_at", "failing_since"])
         if disabled:
-            Message.objects.filter(endpoint=endpoint, status=M.PENDING).update(
-                status=M.FAILED, next_attempt_at=None, leased_until=None, last_error="The endpoint was disabled."
-            )
+            ended = delivery.end_pending(endpoint)
         _audit(
             Action.WEBHOOK_CHANGED,
             endpoint,
@@ -117,6 +116,8 @@ def set_disabled(endpoint, disabled: bool, *, actor=None, actor_name=None):
             actor_name,
             [{"field": "disabled", "before": before, "after": disabled}],
         )
+    for message in ended:  # after the commit: see `told`
+        told.record(message)
     return endpoint
 
 

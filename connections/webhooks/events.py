@@ -11,6 +11,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from . import told
 from .models import Attempt, Endpoint, Event, Message
 from .tasks import enqueue_delivery
 
@@ -65,6 +66,9 @@ def emit(event_type, payload, *, company=None, connection_id=None, summary="", o
     for message in messages:
         message.trigger = trigger or Attempt.Trigger.SCHEDULE
     Message.objects.bulk_create(messages)
+    for message in messages:
+        if message.status == Message.Status.FAILED:  # a disabled endpoint's: ended already
+            told.record(message)
     pending = [m.pk for m in messages if m.status == Message.Status.PENDING]
     if pending:
         transaction.on_commit(lambda: hand_over(pending))

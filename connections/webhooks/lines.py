@@ -1,7 +1,9 @@
 """Sentences for the connection and company pages: what the portal told which endpoint, and how it went.
 
 "Told https://… that the books were linked — delivered in 84 ms". Two queries per page,
-whatever the number of endpoints: the newest events, then their messages.
+whatever the number of endpoints: the newest events, then their messages. The company page
+lists them all; the connection page only those still being sent, since each delivery or final
+failure is an entry in the connection's timeline (`told`).
 """
 
 from dataclasses import dataclass
@@ -32,24 +34,30 @@ def _outcome(message) -> tuple[str, str]:
     return "being sent", "info"
 
 
-def _lines(events) -> list[Line]:
+def sentence(event, message) -> tuple[str, str]:
+    """("Told https://… that the books were linked — delivered in 84 ms.", its tone) for one message."""
+    outcome, tone = _outcome(message)
+    return f"Told {message.endpoint.url} that {event.summary or event.event_type} — {outcome}.", tone
+
+
+def _lines(events, messages=None) -> list[Line]:
     events = list(events[:LIMIT])
     found = []
     by_event = {}
-    for message in Message.objects.filter(event__in=events).select_related("endpoint").order_by("created_at"):
+    messages = (messages if messages is not None else Message.objects).filter(event__in=events)
+    for message in messages.select_related("endpoint").order_by("created_at"):
         by_event.setdefault(message.event_id, []).append(message)
     for event in events:
         for message in by_event.get(event.pk, []):
-            outcome, tone = _outcome(message)
-            what = event.summary or event.event_type
-            found.append(
-                Line(event.generated_at, f"Told {message.endpoint.url} that {what} — {outcome}.", tone, event.pk)
-            )
+            found.append(Line(event.generated_at, *sentence(event, message), event.pk))
     return found
 
 
-def for_connection(connection_id) -> list[Line]:
-    return _lines(Event.objects.filter(connection_id=connection_id).order_by("-generated_at"))
+def pending_for_connection(connection_id) -> list[Line]:
+    """Only the messages still being sent: each delivered or failed one is an entry in the connection's timeline."""
+    pending = Message.objects.filter(status=M.PENDING)
+    events = Event.objects.filter(connection_id=connection_id, messages__status=M.PENDING).distinct()
+    return _lines(events.order_by("-generated_at"), pending)
 
 
 def for_company(company_id) -> list[Line]:

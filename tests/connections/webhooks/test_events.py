@@ -79,3 +79,21 @@ def test_nothing_is_written_when_no_endpoint_listens(clearbooks):
     company = lifecycle.create_company("Quiet Ltd")
     lifecycle.create_connection(company, clearbooks)
     assert not Event.objects.exists()
+
+
+def test_deleting_a_company_tells_of_each_connection_before_the_company(admin_client, receiver, clearbooks):
+    endpoints.create(receiver.url, ["connection.deleted", "company.deleted"], actor_name="test")
+    company = lifecycle.create_company("Acme Ltd", tags={"region": "uk"})
+    linked = factory.make_connection(company=company, integration=clearbooks)
+    unlinked = factory.make_connection(company=company, integration=clearbooks, status=S.UNLINKED)
+    other = factory.make_connection(integration=clearbooks)  # another company's: not told of
+
+    response = admin_client.post(reverse("connections:company-delete", args=[company.pk]))
+    assert response.status_code == 302
+    events = list(Event.objects.order_by("generated_at"))
+    assert [e.event_type for e in events] == ["connection.deleted", "connection.deleted", "company.deleted"]
+    told = {json.loads(e.body)["payload"]["connection"]["id"]: e for e in events[:2]}
+    assert set(told) == {str(linked.pk), str(unlinked.pk)} and str(other.pk) not in told
+    assert {e.company_id for e in events} == {company.pk}
+    assert json.loads(told[str(unlinked.pk)].body)["payload"]["connection"]["status"] == "Unlinked"
+    assert max(e.generated_at for e in events[:2]) <= events[2].generated_at
