@@ -358,7 +358,8 @@ def grow(connection, n):
 
 # Queries per page, including the session, the user and its permissions.
 # The company's own sync settings cost the health rows one query (company: its settings table two more);
-# the dashboard, company and connection pages each read one more for webhooks (disabled endpoints; what was told).
+# the dashboard, company and connection pages each read one more for webhooks (disabled endpoints; what was
+# told; the messages still being sent: the delivered and failed ones are timeline rows, read with the others).
 QUERY_BOUNDS = {"dashboard": 17, "company": 14, "connection": 14, "pulls": 8, "company-pulls": 10, "records": 8}
 
 
