@@ -94,3 +94,12 @@ def test_a_deleted_connections_events_are_delivered_with_no_timeline_to_tell(rec
     message = Message.objects.get()
     assert delivery.deliver(message.pk) == Message.Status.DELIVERED
     assert not ConnectionEvent.objects.filter(kind__in=(K.WEBHOOK_DELIVERED, K.WEBHOOK_FAILED)).exists()
+
+
+def test_an_event_for_an_endpoint_already_disabled_is_told_as_failed_at_once(receiver, connection):
+    endpoint, _ = endpoints.create(receiver.url, ["connection.connected"], disabled=True, actor_name="test")
+    status.move(connection, Connection.Status.LINKED, reason="linked")
+    assert Message.objects.get(endpoint=endpoint).status == Message.Status.FAILED
+    [entry] = connection.events.filter(kind=K.WEBHOOK_FAILED)
+    assert entry.message.startswith(f"Told {receiver.url} that the books were linked — not delivered")
+    assert receiver.received == []
