@@ -5,7 +5,8 @@ a time; a worker that dies mid-delivery leaves the lease to run out and the swee
 message to another. Any 2xx delivers; 410 Gone disables the endpoint; anything else is
 retried on WEBHOOK_RETRY_SCHEDULE until it runs out (failed, replayable). An endpoint that
 has failed for WEBHOOK_DISABLE_AFTER_SECONDS in a row is disabled, with the reason.
-Redirects are never followed.
+Redirects are never followed. A message that ends (delivered or failed) is then told to its
+connection's timeline (`told`), once the delivery's transaction has committed.
 """
 
 import time
