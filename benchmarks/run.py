@@ -1,7 +1,9 @@
 """`make bench`: run every benchmark module and print its figures side by side.
 
 Each module under benchmarks/ named bench_*.py exposes `main(args) -> None` and prints
-its own table (times, ratios, peak memory). Run one with `python benchmarks/run.py client`.
+its own table (times, ratios, peak memory). Run one with `python benchmarks/run.py client`,
+and give it options after its name: `python benchmarks/run.py sync --postgres`
+(`make bench BENCH_ARGS="sync --postgres"`).
 """
 
 import importlib
@@ -18,11 +20,13 @@ def main(argv):
     import django
 
     django.setup()
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
-    for name in names:
+    every = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    # NAME [options…]: one benchmark with its options; no name: every benchmark with its defaults.
+    runs = [(argv[0], argv[1:])] if argv and argv[0] in every else [(name, []) for name in argv or every]
+    for name, args in runs:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         print(f"\n=== {name} ===", flush=True)
-        module.main([])
+        module.main(args)
 
 
 if __name__ == "__main__":
