@@ -362,11 +362,17 @@ def stop_sandbox(process):
 
 
 def databases(options) -> dict:
-    """{label: DATABASE_URL} of the databases to sync into: SQLite always, PostgreSQL when asked."""
+    """{label: DATABASE_URL} of the databases to sync into: SQLite always, PostgreSQL when asked.
+
+    A PostgreSQL named by DATABASE_URL is never used itself (the bench drops its database):
+    the bench takes `<its name>_bench` on the same server.
+    """
     out = {"SQLite": SQLITE_URL}
-    url = options.postgres or os.environ.get("DATABASE_URL", "")
-    if url.startswith("postgres"):
-        out["PostgreSQL"] = url
+    if options.postgres:
+        out["PostgreSQL"] = options.postgres
+    elif os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        parts = urlsplit(os.environ["DATABASE_URL"])
+        out["PostgreSQL"] = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench"))
     return out
 
 
@@ -381,6 +387,8 @@ def fresh_database(url):
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"the bench drops and makes its PostgreSQL database again: {name!r} is not named *bench*")
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -401,7 +409,7 @@ def main(args):
         nargs="?",
         const=LOCAL_POSTGRES,
         default="",
-        help=f"also sync into PostgreSQL: this URL, or {LOCAL_POSTGRES} (dropped and made again)",
+        help=f"also sync into PostgreSQL: this URL or {LOCAL_POSTGRES} (named *bench*: dropped, made again)",
     )
     parser.add_argument("--naive-invoices", type=int, default=1000, help="invoices the naive loop stores (x100)")
     parser.add_argument("--naive-entities", type=int, default=500, help="customers the naive loop stores (<=1000)")
