@@ -432,6 +432,8 @@ def main(args):
     for env in envs.values():
         env["CLEARBOOKS_WSDL_URL"] = f"{base_url}/api/accounting/wsdl/"
     results = {}
+    naive = {label: [] for label in dbs}
+    sample = {"invoices": options.naive_invoices, "entities": options.naive_entities}
     try:
         from integrations.clearbooks.sandbox import HttpControl, make_key
 
@@ -446,6 +448,8 @@ def main(args):
                 )
                 for label in dbs:
                     runs[label].append(run_child(envs[label], "sync", base_url=base_url, scale=scale))
+                    if scale == 1:  # the naive loop in the same rounds, under the same load
+                        naive[label].append(run_child(envs[label], "naive", base_url=base_url, scale=1, **sample))
             results[scale] = runs
         entities = {label: {1: [], ENTITY_SCALE: []} for label in dbs}
         for scale in (1, ENTITY_SCALE):
@@ -454,17 +458,6 @@ def main(args):
             for label in dbs:
                 for scale in (1, ENTITY_SCALE):
                     entities[label][scale].append(run_child(envs[label], "entities", base_url=base_url, scale=scale))
-        naive = {
-            label: run_child(
-                envs[label],
-                "naive",
-                base_url=base_url,
-                scale=1,
-                invoices=options.naive_invoices,
-                entities=options.naive_entities,
-            )
-            for label in dbs
-        }
     finally:
         stop_sandbox(sandbox)
     loads = (load_before, os.getloadavg()[0])
