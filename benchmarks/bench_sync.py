@@ -1,22 +1,31 @@
-"""Sync engine: a full sync of 20,000 invoices and 5,000 entities from the sandbox, against
-two references on the same data, then re-syncs after 1% of the records changed.
+"""Sync engine: a full sync of 20,000 invoices and 5,000 entities from the sandbox, on SQLite
+and on PostgreSQL, against three floors on the same data and a naive loop, then re-syncs
+after 1% of the records changed.
 
-    python benchmarks/run.py sync          # or: make bench
-    python benchmarks/bench_sync.py --naive-invoices 1000 --naive-entities 500
+    python benchmarks/run.py sync                       # or: make bench (SQLite; PostgreSQL too
+                                                        # when DATABASE_URL names a PostgreSQL)
+    python benchmarks/run.py sync --postgres            # and the local server (portal_bench)
+    python benchmarks/bench_sync.py --postgres postgres://postgres@127.0.0.1:5432/mine --repeat 3
 
+- **floors** (benchmarks/floors.py): the very same HTTP requests with a keep-alive
+  session and an lxml parse (parse floor); plus every value of every record read into a
+  dict (fields floor); plus a JSON encoding and a SHA-256 per record and one multi-row
+  upsert per page in its own transaction into a table with the record table's unique key
+  and browsing indexes, in the database the sync uses (store floor, one per database).
 - **sync**: `connections.sync.pulls.sync()` for invoices, customers and suppliers (the real
   engine: client, mapping, content hashes, bulk upserts per page, progress, heartbeat).
-- **floor**: the very same HTTP requests (bytes built by zeep once, as the client sends
-  them) with plain requests and only an lxml parse of each body; nothing stored.
+- **client**: the Clear Books client alone (`read_pages`, as `clearbooks_fetch` reads),
+  storing nothing: against the fields floor.
 - **naive**: plain zeep calls (zeep's own deserialisation) and `update_or_create` per
   record. It is slow, so it runs on the first pages only (--naive-invoices and
   --naive-entities records) and its rate is extrapolated to the whole data set.
+- **entities**: the incremental re-sync of 1% of the entities, at 5,000 and at 50,000.
 
 The sandbox runs as a separate process (`manage.py clearbooks_sandbox`), so its books
-(hundreds of MB at 2x) and its CPU are not the measured process's. Every measured side
-runs in a fresh child process, so each peak RSS (the process's VmHWM) is its own; the
-sync is measured at 1x and 2x the data to show memory stays flat. The database is a
-throwaway SQLite file, var/bench/sync.sqlite3 (or DATABASE_URL when set).
+and its CPU are not the measured process's. Every measured side runs in a fresh child
+process, so each peak RSS (the process's VmHWM) is its own; the floors and the syncs on
+each database alternate round by round, and medians are compared. The SQLite databases
+are throwaway files under var/bench/; the PostgreSQL one is dropped and made again.
 """
 
 import argparse
@@ -25,32 +34,50 @@ import os
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = ROOT / "var" / "bench" / "sync.sqlite3"
-INVOICES, CUSTOMERS, SUPPLIERS = 20_000, 3_000, 2_000
+BENCH_DIR = ROOT / "var" / "bench"
+SQLITE_URL = f"sqlite:///{BENCH_DIR / 'sync.sqlite3'}"
+FLOOR_SQLITE = BENCH_DIR / "floor.sqlite3"  # the store floor's table, beside the sync's database
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/portal_bench"
+INVOICES, BILLS, CUSTOMERS, SUPPLIERS = 20_000, 2_000, 3_000, 2_000
 DATA_TYPES = ("invoices", "customers", "suppliers")
 ENTITIES = ("customers", "suppliers")
 CHANGED = 0.01  # share of records changed before the re-syncs
+ENTITY_SCALE = 10  # the entity re-sync is measured at 1x and at this many times the entities
+# Goals (issue #17): ratios to the floors, and to the naive loop.
+GOALS = {"store": 1.5, "naive": 10, "client": 1.3, "resync": 1.1, "entities": 2.0, "rss_mb": 200, "rss_growth": 1.15}
 
 
 def book_spec(scale):
     return {
         "seed": f"bench-sync-{scale}",
         "invoices": INVOICES * scale,
+        "bills": BILLS * scale,  # in the books (the sandbox filters them out), not synced
         "customers": CUSTOMERS * scale,
         "suppliers": SUPPLIERS * scale,
         "both": 0,
-        "bills": 0,
         "projects": 2,
         # Every entity date is well in the past: an incremental read sees only what changed.
         "anchor": "2025-06-01",
+    }
+
+
+def entity_spec(scale):
+    spec = book_spec(1)
+    return {
+        **spec,
+        "seed": f"bench-entities-{scale}",
+        "invoices": 0,
+        "bills": 0,
+        "customers": CUSTOMERS * scale,
+        "suppliers": SUPPLIERS * scale,
     }
 
 
@@ -94,15 +121,10 @@ def _connection(key, label):
     return connection
 
 
-def child_sync(base_url, scale):
+def _runner(connection):
     from connections.models import PullOperation
     from connections.sync.pulls import sync
     from connections.sync.queueing import queue_pull
-    from integrations.clearbooks.sandbox import HttpControl, make_key
-
-    key = make_key(**book_spec(scale))
-    control = HttpControl(base_url)
-    connection = _connection(key, f"Bench sync {scale}x {time.time():.0f}")
 
     def run(data_type, full):
         pull, _ = queue_pull(connection, data_type, PullOperation.Trigger.MANUAL, full=full, enqueue=False)
@@ -120,6 +142,15 @@ def child_sync(base_url, scale):
             "unchanged": pull.records_unchanged,
         }
 
+    return run
+
+
+def child_sync(base_url, scale):
+    from integrations.clearbooks.sandbox import HttpControl, make_key
+
+    key = make_key(**book_spec(scale))
+    control = HttpControl(base_url)
+    run = _runner(_connection(key, f"Bench sync {scale}x {time.time():.0f}"))
     out = {"full": {name: run(name, True) for name in DATA_TYPES}}
     full_rss = peak_rss_mb()
     control.touch(key, "invoices", int(INVOICES * scale * CHANGED))
@@ -131,6 +162,27 @@ def child_sync(base_url, scale):
     out["rss_mb"] = peak_rss_mb()
     out["scale"] = scale
     return out
+
+
+def child_entities(base_url, scale):
+    """The incremental re-sync of 1% of the entities, after a full sync of them (untimed)."""
+    from integrations.clearbooks.sandbox import HttpControl, make_key
+
+    key = make_key(**entity_spec(scale))
+    control = HttpControl(base_url, timeout=300)
+    run = _runner(_connection(key, f"Bench entities {scale}x {time.time():.0f}"))
+    for name in ENTITIES:
+        run(name, True)
+    changed = {}
+    for name, count in (("customers", CUSTOMERS), ("suppliers", SUPPLIERS)):
+        changed[name] = int(count * scale * CHANGED)
+        control.touch(key, name, changed[name])
+    resync = {name: run(name, False) for name in ENTITIES}
+    return {
+        "seconds": sum(r["seconds"] for r in resync.values()),
+        "exact": all(resync[n]["updated"] == changed[n] for n in ENTITIES),
+        "read": sum(r["fetched"] for r in resync.values()),
+    }
 
 
 def _requests(wsdl_url, key, counts):
@@ -158,39 +210,38 @@ def _requests(wsdl_url, key, counts):
     return service.address, calls
 
 
-def child_floor(base_url, scale):
-    import requests
-    from lxml import etree
-
+def child_floors(base_url, scale, databases):
+    """The three floors (the store floor once per database), then the client alone."""
+    from benchmarks import floors
+    from integrations.clearbooks.reads import read_pages
     from integrations.clearbooks.sandbox import make_key
 
     spec = book_spec(scale)
     key = make_key(**spec)
     address, calls = _requests(f"{base_url}/api/accounting/wsdl/", key, spec)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    session = requests.Session()
-    # Like the client's session, the floor's does not re-read proxy variables and ~/.netrc
-    # from the environment on every request: the floor is the bare minimum.
-    session.trust_env = False
-    out = {"requests": sum(len(c) for c in calls.values())}
+    session = floors.Session(address)
+    out = {"requests": sum(len(c) for c in calls.values()), "parse": {}, "fields": {}, "store": {}}
     for name, requests_of_type in calls.items():
-        started = time.perf_counter()
-        for action, body in requests_of_type:
-            response = session.post(
-                address, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}
-            )
-            response.raise_for_status()
-            etree.fromstring(response.content, parser)
-        out[name] = time.perf_counter() - started
+        out["parse"][name] = floors.timed(floors.parse_floor, session, requests_of_type)
+        out["fields"][name] = floors.timed(floors.fields_floor, session, requests_of_type, name)
+    connection_id = int(time.time() * 1000)  # a fresh book each run, as the sync's new connection
+    for label, url in databases.items():
+        table = floors.open_table(url, FLOOR_SQLITE)
+        try:
+            out["store"][label] = {
+                name: floors.timed(floors.store_floor, session, requests_of_type, name, table, connection_id)
+                for name, requests_of_type in calls.items()
+            }
+        finally:
+            table.close()
     out["rss_mb"] = peak_rss_mb()
-    # For the record: the client alone (zeep request, streamed parse, mapping), storing nothing.
-    from integrations.clearbooks.reads import read_pages
-
+    # The client alone (zeep request, streamed parse, mapping), storing nothing: clearbooks_fetch's path.
+    out["client"] = {}
     for name in DATA_TYPES:
         started = time.perf_counter()
         for _ in read_pages(f"{base_url}/api/accounting/wsdl/", key, name):
             pass
-        out[f"client_{name}"] = time.perf_counter() - started
+        out["client"][name] = time.perf_counter() - started
     return out
 
 
@@ -250,19 +301,25 @@ def child_naive(base_url, scale, invoices, entities):
     }
 
 
-CHILDREN = {"setup": child_setup, "sync": child_sync, "floor": child_floor, "naive": child_naive}
+CHILDREN = {
+    "setup": child_setup,
+    "sync": child_sync,
+    "floors": child_floors,
+    "naive": child_naive,
+    "entities": child_entities,
+}
 
 
-def run_child(env, kind, *args):
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, *map(str, args)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+def run_child(env, kind, **kwargs):
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, json.dumps(kwargs)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise SystemExit(f"bench child {kind} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 #
-# The sandbox process
+# The sandbox process and the databases
 #
 
 
@@ -304,202 +361,130 @@ def stop_sandbox(process):
         process.wait(timeout=5)
 
 
-#
-# Orchestration and report
-#
+def databases(options) -> dict:
+    """{label: DATABASE_URL} of the databases to sync into: SQLite always, PostgreSQL when asked.
+
+    A PostgreSQL named by DATABASE_URL is never used itself (the bench drops its database):
+    the bench takes `<its name>_bench` on the same server.
+    """
+    out = {"SQLite": SQLITE_URL}
+    if options.postgres:
+        out["PostgreSQL"] = options.postgres
+    elif os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        parts = urlsplit(os.environ["DATABASE_URL"])
+        out["PostgreSQL"] = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench"))
+    return out
 
 
-def verdict(met):
-    return "PASS" if met else "MISS"
+def fresh_database(url):
+    """Start from nothing: delete the SQLite files, or drop and create the PostgreSQL database."""
+    if url.startswith("sqlite"):
+        for path in BENCH_DIR.glob("*.sqlite3*"):
+            if path.name.startswith(("sync.", "floor.")):
+                path.unlink()
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"the bench drops and makes its PostgreSQL database again: {name!r} is not named *bench*")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+#
+# Orchestration
+#
 
 
 def main(args):
     parser = argparse.ArgumentParser(prog="bench_sync", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--repeat", type=int, default=5, help="floor and sync runs per scale, alternated (median; the machine is noisy)"
+        "--repeat", type=int, default=5, help="rounds per scale of floors and syncs, alternated (median)"
+    )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=LOCAL_POSTGRES,
+        default="",
+        help=f"also sync into PostgreSQL: this URL or {LOCAL_POSTGRES} (named *bench*: dropped, made again)",
     )
     parser.add_argument("--naive-invoices", type=int, default=1000, help="invoices the naive loop stores (x100)")
     parser.add_argument("--naive-entities", type=int, default=500, help="customers the naive loop stores (<=1000)")
     parser.add_argument("--no-double", action="store_true", help="skip the 2x run (memory flatness)")
-    options, _ = parser.parse_known_args(args)  # run.py hands every bench the same options
+    parser.add_argument("--scale", type=float, default=1, help="shrink everything (CI runs a tiny version)")
+    options, _ = parser.parse_known_args(args)  # run.py hands every bench named the same options
+    if options.scale != 1:
+        shrink(options.scale)
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", "LOG_LEVEL": "WARNING"}
-    # benchmarks/settings.py points DATABASE_URL at the shared bench file (other benches fill
-    # it); this bench takes its own, fresh file unless DATABASE_URL names another database.
-    shared = f"sqlite:///{BENCH_DB.parent / 'bench.sqlite3'}"
-    if env.get("DATABASE_URL") in (None, "", shared):
-        env["DATABASE_URL"] = f"sqlite:///{BENCH_DB}"
-    if env["DATABASE_URL"] == f"sqlite:///{BENCH_DB}":
-        for path in BENCH_DB.parent.glob(BENCH_DB.name + "*"):
-            path.unlink()
-    env.pop("CLEARBOOKS_WSDL_URL", None)
+    base_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", "LOG_LEVEL": "WARNING"}
+    base_env.pop("CLEARBOOKS_WSDL_URL", None)
+    dbs = databases(options)
+    envs = {label: {**base_env, "DATABASE_URL": url} for label, url in dbs.items()}
     bench_started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    run_child(env, "setup")
-    sandbox, base_url = start_sandbox(env)
-    env["CLEARBOOKS_WSDL_URL"] = f"{base_url}/api/accounting/wsdl/"
+    for label, url in dbs.items():
+        fresh_database(url)
+        run_child(envs[label], "setup")
+    sandbox, base_url = start_sandbox(envs["SQLite"])
+    for env in envs.values():
+        env["CLEARBOOKS_WSDL_URL"] = f"{base_url}/api/accounting/wsdl/"
     results = {}
+    naive = {label: [] for label in dbs}
+    sample = {"invoices": options.naive_invoices, "entities": options.naive_entities}
     try:
         from integrations.clearbooks.sandbox import HttpControl, make_key
 
         control = HttpControl(base_url, timeout=300)
         for scale in (1,) if options.no_double else (1, 2):
             control.counts(make_key(**book_spec(scale)))  # the sandbox builds the books (untimed)
-            run_child(env, "floor", base_url, scale)  # and renders them once (untimed), as for any later read
-            runs = {"floor": [], "sync": []}
-            for _ in range(options.repeat):  # alternated, so both sides see the same machine load
-                runs["floor"].append(run_child(env, "floor", base_url, scale))
-                runs["sync"].append(run_child(env, "sync", base_url, scale))
+            run_child(envs["SQLite"], "floors", base_url=base_url, scale=scale, databases={})  # and renders them
+            runs = {"floors": [], **{label: [] for label in dbs}}
+            for _ in range(options.repeat):  # alternated, so every side sees the same machine load
+                runs["floors"].append(
+                    run_child(envs["SQLite"], "floors", base_url=base_url, scale=scale, databases=dbs)
+                )
+                for label in dbs:
+                    runs[label].append(run_child(envs[label], "sync", base_url=base_url, scale=scale))
+                    if scale == 1:  # the naive loop in the same rounds, under the same load
+                        naive[label].append(run_child(envs[label], "naive", base_url=base_url, scale=1, **sample))
             results[scale] = runs
-        naive = run_child(env, "naive", base_url, 1, options.naive_invoices, options.naive_entities)
+        entities = {label: {1: [], ENTITY_SCALE: []} for label in dbs}
+        for scale in (1, ENTITY_SCALE):
+            control.counts(make_key(**entity_spec(scale)))
+        for _ in range(options.repeat):
+            for label in dbs:
+                for scale in (1, ENTITY_SCALE):
+                    entities[label][scale].append(run_child(envs[label], "entities", base_url=base_url, scale=scale))
     finally:
         stop_sandbox(sandbox)
     loads = (load_before, os.getloadavg()[0])
-    report(results, naive, options.repeat, env["DATABASE_URL"], time.perf_counter() - bench_started, loads)
+    from benchmarks.sync_report import report
+
+    sizes = {"invoices": INVOICES, "bills": BILLS, "customers": CUSTOMERS, "suppliers": SUPPLIERS, "changed": CHANGED}
+    seconds = time.perf_counter() - bench_started
+    report(results, entities, naive, options.repeat, dbs, seconds, loads, sizes, GOALS)
 
 
-def _median(values):
-    return statistics.median(list(values))
-
-
-def summarise(runs):
-    """Medians over the alternated runs of one scale."""
-    floors, syncs = runs["floor"], runs["sync"]
-    return {
-        "floor": {n: _median(f[n] for f in floors) for n in DATA_TYPES},
-        "floor_total": _median(sum(f[n] for n in DATA_TYPES) for f in floors),
-        "client_total": _median(sum(f[f"client_{n}"] for n in DATA_TYPES) for f in floors),
-        "full": {n: _median(r["full"][n]["seconds"] for r in syncs) for n in DATA_TYPES},
-        "full_total": _median(sum(r["full"][n]["seconds"] for n in DATA_TYPES) for r in syncs),
-        "records": syncs[0]["full"],
-        "resync_invoices": _median(r["resync_invoices"]["seconds"] for r in syncs),
-        "resync_entities": {n: _median(r["resync_entities"][n]["seconds"] for r in syncs) for n in ENTITIES},
-        "entity_share": _median(
-            sum(r["resync_entities"][n]["seconds"] for n in ENTITIES) / sum(r["full"][n]["seconds"] for n in ENTITIES)
-            for r in syncs
-        ),
-        "rss_mb": max(r["rss_mb"] for r in syncs),
-        "floor_rss_mb": max(f["rss_mb"] for f in floors),
-        "exact": all(
-            r["resync_invoices"]["updated"] == int(INVOICES * r["scale"] * CHANGED)
-            and all(r["full"][n]["created"] == r["full"][n]["fetched"] for n in DATA_TYPES)
-            and all(
-                r["resync_entities"][n]["updated"] == int(count * r["scale"] * CHANGED)
-                for n, count in zip(ENTITIES, (CUSTOMERS, SUPPLIERS), strict=True)
-            )
-            for r in syncs
-        ),
-        "example": syncs[-1],
-    }
-
-
-def report(results, naive, repeat, database, total_seconds, loads):
-    one = summarise(results[1])
-    records = sum(one["records"][n]["fetched"] for n in DATA_TYPES)
-    floor_s, sync_s = one["floor_total"], one["full_total"]
-    naive_rate_inv = naive["invoices"] / naive["invoice_seconds"]
-    naive_rate_ent = naive["entities"] / naive["entity_seconds"]
-    naive_s = INVOICES / naive_rate_inv + (CUSTOMERS + SUPPLIERS) / naive_rate_ent
-    example = one["example"]
-
-    print(
-        f"Data: {INVOICES:,} invoices + {CUSTOMERS + SUPPLIERS:,} entities = {records:,} records; "
-        f"database {database.split('@')[-1]}"
-    )
-    print("Sandbox: a separate process (manage.py clearbooks_sandbox); every side runs in a fresh child process;")
-    print(f"floor and sync alternated {repeat} times per scale, medians shown.")
-    print()
-    print(f"{'side':<46}{'seconds':>9}{'records/s':>11}{'peak RSS MB':>13}")
-    print(
-        f"{'floor (same HTTP + lxml parse, no storing)':<46}{floor_s:>9.2f}{records / floor_s:>11,.0f}"
-        f"{one['floor_rss_mb']:>13.1f}"
-    )
-    print(
-        f"{'sync (pulls.sync, full, into an empty book)':<46}{sync_s:>9.2f}{records / sync_s:>11,.0f}"
-        f"{one['rss_mb']:>13.1f}"
-    )
-    print(f"{'  (client read alone, storing nothing)':<46}{one['client_total']:>9.2f}")
-    print(
-        f"{'naive (zeep + update_or_create), extrapolated':<46}{naive_s:>9.2f}{records / naive_s:>11,.0f}"
-        f"{naive['rss_mb']:>13.1f}"
-    )
-    print(
-        f"  naive measured on {naive['invoices']:,} invoices in {naive['invoice_seconds']:.2f}s and "
-        f"{naive['entities']:,} customers in {naive['entity_seconds']:.2f}s, extrapolated to the whole set"
-    )
-    for name in DATA_TYPES:
-        print(
-            f"  {name:<10} sync {one['full'][name]:6.2f}s   floor {one['floor'][name]:6.2f}s   "
-            f"({one['records'][name]['fetched']:,} fetched, {one['records'][name]['created']:,} created)"
-        )
-    print()
-    print("Re-syncs after 1% changed (last run's counts):")
-    row = example["resync_invoices"]
-    print(
-        f"  invoices   {one['resync_invoices']:7.3f}s  ({row['mode']}: {row['fetched']:,} read, "
-        f"{row['updated']:,} updated, {row['unchanged']:,} unchanged); invoice floor {one['floor']['invoices']:.2f}s"
-    )
-    for name in ENTITIES:
-        row = example["resync_entities"][name]
-        print(
-            f"  {name:<10} {one['resync_entities'][name]:7.3f}s  ({row['mode']}: {row['fetched']:,} read, "
-            f"{row['updated']:,} updated); full sync {one['full'][name]:.3f}s"
-        )
-    print()
-
-    goals = []
-    ratio = sync_s / floor_s
-    goals.append((f"full sync within 1.5x the floor: {ratio:.2f}x", ratio <= 1.5))
-    speedup = naive_s / sync_s
-    goals.append((f"at least 10x faster than the naive loop: {speedup:.1f}x", speedup >= 10))
-    peaks = {scale: summarise(runs)["rss_mb"] for scale, runs in results.items()}
-    goals.append((f"peak RSS under 200 MB: {max(peaks.values()):.1f} MB", max(peaks.values()) < 200))
-    exact = one["exact"]
-    if 2 in results:
-        two = summarise(results[2])
-        records_2x = sum(two["records"][n]["fetched"] for n in DATA_TYPES)
-        growth = peaks[2] / peaks[1]
-        goals.append(
-            (
-                f"memory flat when the data doubles ({records:,} -> {records_2x:,} records): "
-                f"{peaks[1]:.1f} -> {peaks[2]:.1f} MB ({(growth - 1) * 100:+.1f}%; goal within +15%)",
-                growth <= 1.15,
-            )
-        )
-        ratio_2x = two["full_total"] / two["floor_total"]
-        goals.append(
-            (
-                f"full sync within 1.5x the floor at 2x the data: {two['full_total']:.2f}s / "
-                f"{two['floor_total']:.2f}s = {ratio_2x:.2f}x",
-                ratio_2x <= 1.5,
-            )
-        )
-        exact = exact and two["exact"]
-    resync_ratio = one["resync_invoices"] / one["floor"]["invoices"]
-    goals.append(
-        (f"invoice re-sync (1% changed) within 1.1x the invoice floor: {resync_ratio:.2f}x", resync_ratio <= 1.1)
-    )
-    share = one["entity_share"]
-    goals.append((f"entity re-sync (1% changed) within 5% of their full sync: {share * 100:.1f}%", share <= 0.05))
-    goals.append(("every run counted exactly: all created on the full sync, only the changed updated after", exact))
-    for text, met in goals:
-        print(f"{verdict(met)}  {text}")
-    # Other work on the machine slows either side at random: the medians say less when this is high.
-    print(f"\n(bench took {total_seconds:.0f}s; load average {loads[0]:.2f} before, {loads[1]:.2f} after)")
+def shrink(factor):
+    """Scale the data down (tests/test_benchmarks.py runs the whole benchmark in seconds)."""
+    global INVOICES, BILLS, CUSTOMERS, SUPPLIERS
+    INVOICES, BILLS = int(INVOICES * factor), int(BILLS * factor)
+    CUSTOMERS, SUPPLIERS = int(CUSTOMERS * factor), int(SUPPLIERS * factor)
+    os.environ["BENCH_SYNC_SCALE"] = str(factor)  # the children scale the same way
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+    import django
+
+    django.setup()
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        import django
-
-        django.setup()
-        kind, rest = sys.argv[2], sys.argv[3:]
-        converted = [int(a) if a.isdigit() else a for a in rest]
-        print(json.dumps(CHILDREN[kind](*converted)))
+        if os.environ.get("BENCH_SYNC_SCALE"):
+            shrink(float(os.environ["BENCH_SYNC_SCALE"]))
+        print(json.dumps(CHILDREN[sys.argv[2]](**json.loads(sys.argv[3]))))
     else:
-        import django
-
-        django.setup()
         main(sys.argv[1:])

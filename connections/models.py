@@ -308,7 +308,9 @@ class PullOperation(models.Model):
 class Record(models.Model):
     """One synced item, per connection, data type and remote id."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the unique (connection, data_type, remote_id) starts with it, and each
+    # index more is written for every record a sync stores.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="records", db_index=False)
     data_type = models.CharField(max_length=50)
     remote_id = models.CharField(max_length=100)
     number = models.CharField(max_length=100, blank=True)
@@ -327,7 +329,13 @@ class Record(models.Model):
     # that receives the same bytes knows the record is unchanged without parsing it.
     wire_hash = models.CharField(max_length=40, blank=True, default="")
     is_deleted = models.BooleanField(default=False)
-    last_pull = models.ForeignKey(PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The pull that last wrote the record, for support. No foreign key constraint in the database:
+    # PostgreSQL checked it row by row at every commit, a quarter of a full sync's insert time
+    # (benchmarks/README.md). Django still nulls it when a pull is deleted (SET_NULL is Django's),
+    # and pulls go only with their connection, which takes its records along.
+    last_pull = models.ForeignKey(
+        PullOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

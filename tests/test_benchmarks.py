@@ -32,6 +32,11 @@ from benchmarks import bench_writes
 bench_writes.main(["--rounds", "1", "--pages", "1", "--database", sys.argv[1]])
 """
 
+SYNC = """
+from benchmarks import bench_sync
+bench_sync.main(["--scale", "0.01", "--repeat", "1", "--naive-invoices", "100", "--naive-entities", "20"])
+"""
+
 CLIENT = """
 from benchmarks import bench_client
 bench_client.main(["--pages", "2", "--repeat", "1"])
@@ -103,3 +108,27 @@ def test_the_writes_benchmark_times_every_fast_path_and_both_sides_store_the_sam
 def test_the_client_benchmark_prints_its_ratio(tmp_path):
     out = run_bench(CLIENT, tmp_path=tmp_path)
     assert "ratio client / floor" in out and "peak process RSS" in out
+
+
+def test_the_sync_benchmark_prints_every_floor_and_goal_on_each_database_and_counts_exactly(tmp_path):
+    # On PostgreSQL (make test-postgres) it syncs there too, into `<the test run's database>_bench`.
+    database_url = os.environ.get("DATABASE_URL", "")
+    on_postgres = database_url.startswith("postgres")
+    out = run_bench(SYNC, tmp_path=tmp_path, database_url=database_url if on_postgres else None)
+    labels = ["SQLite", "PostgreSQL"] if on_postgres else ["SQLite"]
+    for line in ("parse floor", "fields floor", "store floor", "sync (pulls.sync", "naive loop", "client alone"):
+        assert line in out
+    assert "client within 1.3x the fields floor" in out
+    for label in labels:
+        for goal in (
+            "full sync within 1.5x the store floor",
+            "the same at 2x the data",
+            "10x faster than the naive loop",
+            "invoice re-sync within 1.1x the invoice parse floor",
+            "entity re-sync at 10x the entities",
+            "peak RSS under 200 MB",
+            "memory flat when the data doubles",
+        ):
+            assert f"{label}: {goal}" in out, goal
+        # The one verdict that is about correctness, not speed: it must pass even tiny.
+        assert f"PASS  {label}: every run counted exactly" in out

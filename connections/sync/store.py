@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import orjson
+import psycopg
 from django.db import connections, router, transaction
 from django.utils import timezone
 
@@ -252,6 +253,8 @@ class Upsert:
         self._tail = f" ON CONFLICT ({', '.join(column(n) for n in UNIQUE_FIELDS)}) DO UPDATE SET {updates}"
         self.rows_per_statement = max(1, min(BATCH_SIZE, _max_params(self.db) // len(INSERT_FIELDS)))
         self._statements = {}  # rows in a statement -> its SQL
+        # PostgreSQL: bound on the server and prepared (see write).
+        self.prepared = self.db.vendor == "postgresql"
 
     def rows(self, changed) -> list[tuple]:
         """The rows (values of INSERT_FIELDS) of (remote id, content hash, attributes JSON, record)."""
@@ -307,10 +310,29 @@ class Upsert:
         back and forth for every row, and a busy reader thread made each hand-back wait.
         """
         step = self.rows_per_statement
-        with self.db.cursor() as cursor:
+        with self._cursor() as cursor:
             for start in range(0, len(rows), step):
                 batch = rows[start : start + step]
-                cursor.execute(self.sql(len(batch)), [value for row in batch for value in row])
+                params = [value for row in batch for value in row]
+                if self.prepared:
+                    cursor.execute(self.sql(len(batch)), params, prepare=True)
+                else:
+                    cursor.execute(self.sql(len(batch)), params)
+
+    def _cursor(self):
+        """Django's cursor, or on PostgreSQL a psycopg cursor that binds on the server.
+
+        Django's PostgreSQL cursors bind on the client: every page's 2,000 values would be
+        spelled into the SQL text, which the server then parses and plans again. Bound on the
+        server, a page's statement is the same text every time (a full page has the same
+        number of rows), so psycopg prepares it once per connection and the server only
+        executes it: a fifth less time per full sync, measured in benchmarks/README.md. It
+        runs on Django's own connection, in the page's transaction.
+        """
+        if not self.prepared:
+            return self.db.cursor()
+        self.db.ensure_connection()
+        return psycopg.Cursor(self.db.connection)
 
 
 def _max_params(db) -> int:

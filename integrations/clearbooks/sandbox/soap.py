@@ -127,12 +127,7 @@ def list_entities(books, body, page_size):
     roles = {"customer": "customer", "customers": "customer", "supplier": "supplier", "suppliers": "supplier"}
     if kind and kind not in roles:
         raise SoapFault("Invalid entity type: use customer or supplier", "SOAP-ENV:Client")
-    records = books.entities
-    if kind:
-        records = [e for e in records if roles[kind] in e["_roles"]]
-    since = _since(attrs.get("modifiedSince"))
-    if since is not None:
-        records = [e for e in records if e["_modified"] >= since]
+    records = books.entities_since(roles[kind] if kind else None, _since(attrs.get("modifiedSince")))
     name = (attrs.get("companyName") or "").strip().lower()
     if name:
         records = [e for e in records if name in e["company_name"].lower()]
