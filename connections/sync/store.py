@@ -310,7 +310,10 @@ class Upsert:
         back and forth for every row, and a busy reader thread made each hand-back wait.
         """
         step = self.rows_per_statement
-        with self._cursor() as cursor:
+        # A psycopg cursor of our own raises psycopg's errors: Django's wrapper turns them into
+        # django.db's (a lost connection is then an OperationalError the pull retries on) and
+        # marks the connection, so Django drops it instead of reusing a dead one.
+        with self.db.wrap_database_errors, self._cursor() as cursor:
             for start in range(0, len(rows), step):
                 batch = rows[start : start + step]
                 params = [value for row in batch for value in row]
