@@ -40,7 +40,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_scale import drop_database, free_port, load_average, recreate_database  # noqa: E402
+from benchmarks.bench_scale import (  # noqa: E402
+    drop_database,
+    free_port,
+    load_average,
+    migrate,
+    recreate_database,
+    run_child,
+)
 
 BENCH_DIR = ROOT / "var" / "bench"
 BIN = Path(sys.executable).parent
@@ -124,19 +131,6 @@ class Processes:
             log.close()
 
 
-def run_child(kind, *args, env):
-    result = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", kind, *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"bench_load {kind} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main(args):
     options = parse_args(args)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -145,11 +139,7 @@ def main(args):
     loads = [load_average()]
     started = time.monotonic()
     recreate_database(options.database_url)
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if migrate.returncode != 0:
-        raise SystemExit(migrate.stderr[-3000:])
+    migrate(env)
     processes = Processes()
     try:
         sandbox_port, web_port = free_port(), free_port()
@@ -158,7 +148,7 @@ def main(args):
         )
         wait_for_port(sandbox_port, sandbox, "the sandbox")
         env["CLEARBOOKS_WSDL_URL"] = f"http://127.0.0.1:{sandbox_port}/api/accounting/wsdl/"
-        seeded = run_child("seed", options.invoices, env=env)
+        seeded = run_child("seed", options.invoices, env=env, script=__file__)
         web = processes.start(
             "web",
             [BIN / "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{web_port}"]

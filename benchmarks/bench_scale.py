@@ -201,17 +201,28 @@ def drop_database(url):
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
-def run_child(kind, *args, env):
+def run_child(kind, *args, env, script=__file__):
+    """Run `script --child kind args…` (this bench's by default) and return the JSON of its last line."""
+    script = Path(script).resolve()
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", kind, *map(str, args)],
+        [sys.executable, str(script), "--child", kind, *map(str, args)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
-        raise SystemExit(f"bench_scale {kind} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise SystemExit(f"{script.stem} {kind} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def migrate(env):
+    """Build the bench database's schema with the project's migrations."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
 
 
 def main(args):
@@ -223,11 +234,7 @@ def main(args):
     started = time.monotonic()
 
     recreate_database(options.database_url)
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if migrate.returncode != 0:
-        raise SystemExit(migrate.stderr[-3000:])
+    migrate(env)
     port = free_port()
     sandbox_log = (BENCH_DIR / "scale-sandbox.log").open("w")
     sandbox = subprocess.Popen(
