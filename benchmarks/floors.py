@@ -22,6 +22,7 @@ import sqlite3
 import time
 
 import orjson
+import psycopg
 from lxml import etree
 
 TABLE = "bench_floor_record"
@@ -126,7 +127,7 @@ class SqliteTable:
         self._row = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 
     def upsert(self, rows):
-        sql = _upsert_sql(self._row, len(rows))
+        sql = _upsert_sql([self._row] * len(rows))
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute(sql, [value for row in rows for value in row])
         self.db.execute("COMMIT")
@@ -139,8 +140,6 @@ class PostgresTable:
     """The store floor's table on the PostgreSQL server the sync uses (attributes as jsonb, as Record's)."""
 
     def __init__(self, url):
-        import psycopg
-
         self.db = psycopg.connect(url)
         columns = "connection_id bigint, data_type varchar(50), remote_id varchar(100), number varchar(100), "
         columns += "issued_on date, total numeric(18, 4), attributes jsonb, content_hash varchar(64)"
@@ -148,20 +147,31 @@ class PostgresTable:
             self.db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
             for sql in INDEXES:
                 self.db.execute(sql)
-        self._row = "(%s, %s, %s, %s, %s::date, %s::numeric, %s::jsonb, %s)"
+        self._casts = ("", "", "", "", "::date", "::numeric", "::jsonb", "")
+        self._statements = {}
 
     def upsert(self, rows):
-        with self.db.transaction():
-            self.db.execute(_upsert_sql(self._row, len(rows)), [value for row in rows for value in row])
+        # PostgreSQL's own placeholders on a RawCursor, prepared: psycopg neither rewrites the
+        # statement's thousands of %s nor the server parses it again for every page.
+        sql = self._statements.get(len(rows))
+        if sql is None:
+            width = len(COLUMNS)
+            numbered = [
+                "(" + ", ".join(f"${n * width + i + 1}{cast}" for i, cast in enumerate(self._casts)) + ")"
+                for n in range(len(rows))
+            ]
+            sql = self._statements[len(rows)] = _upsert_sql(numbered)
+        with self.db.transaction(), psycopg.RawCursor(self.db) as cursor:
+            cursor.execute(sql, [value for row in rows for value in row], prepare=True)
 
     def close(self):
         self.db.close()
 
 
-def _upsert_sql(row, count):
+def _upsert_sql(rows):
     updates = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS[3:])
     return (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)} "
+        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join(rows)} "
         f"ON CONFLICT (connection_id, data_type, remote_id) DO UPDATE SET {updates}"
     )
 

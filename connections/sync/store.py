@@ -250,6 +250,7 @@ class Upsert:
         table = ops.quote_name(meta.db_table)
         self._head = f"INSERT INTO {table} ({', '.join(column(n) for n in INSERT_FIELDS)}) VALUES "
         self._row_placeholders = f"({', '.join(placeholders)})"
+        self._casts = ["::jsonb" if n == "attributes" and jsonb else "" for n in INSERT_FIELDS]
         self._tail = f" ON CONFLICT ({', '.join(column(n) for n in UNIQUE_FIELDS)}) DO UPDATE SET {updates}"
         self.rows_per_statement = max(1, min(BATCH_SIZE, _max_params(self.db) // len(INSERT_FIELDS)))
         self._statements = {}  # rows in a statement -> its SQL
@@ -298,8 +299,17 @@ class Upsert:
         """The upsert of `count` rows in one statement."""
         sql = self._statements.get(count)
         if sql is None:
-            sql = self._statements[count] = self._head + ", ".join([self._row_placeholders] * count) + self._tail
+            rows = self._numbered_rows(count) if self.prepared else [self._row_placeholders] * count
+            sql = self._statements[count] = self._head + ", ".join(rows) + self._tail
         return sql
+
+    def _numbered_rows(self, count):
+        """`($1, $2, …), ($21, …)`: PostgreSQL's own placeholders, for a RawCursor (see _cursor)."""
+        width = len(INSERT_FIELDS)
+        return [
+            "(" + ", ".join(f"${row * width + i + 1}{cast}" for i, cast in enumerate(self._casts)) + ")"
+            for row in range(count)
+        ]
 
     def write(self, rows):
         """Insert or rewrite `rows`. Call inside a transaction.
@@ -335,7 +345,7 @@ class Upsert:
         if not self.prepared:
             return self.db.cursor()
         self.db.ensure_connection()
-        return psycopg.Cursor(self.db.connection)
+        return psycopg.RawCursor(self.db.connection)
 
 
 def _max_params(db) -> int:
