@@ -272,6 +272,11 @@ SYNC_STALE_SECONDS = env.int("SYNC_STALE_SECONDS", default=60)
 SYNC_REOFFER_SECONDS = env.int("SYNC_REOFFER_SECONDS", default=Q_CLUSTER["retry"] + 60)
 SYNC_INCREMENTAL_OVERLAP_MINUTES = env.int("SYNC_INCREMENTAL_OVERLAP_MINUTES", default=24 * 60)
 SYNC_FULL_RESCAN_DAYS = env.int("SYNC_FULL_RESCAN_DAYS", default=7)
+# A running pull saves the pages it read (records and counts, one transaction) at least every
+# SYNC_SAVE_SECONDS and as soon as SYNC_SAVE_ROWS records wait to be written: a cancel or a
+# crash loses at most that much reading, and progress bars move that often. 0 saves every page.
+SYNC_SAVE_SECONDS = env.float("SYNC_SAVE_SECONDS", default=0.5)
+SYNC_SAVE_ROWS = env.int("SYNC_SAVE_ROWS", default=500)
 
 # Outgoing webhooks (connections.webhooks). After the first attempt, a failed delivery is
 # retried after each of WEBHOOK_RETRY_SCHEDULE's delays in seconds (tests compress it), then

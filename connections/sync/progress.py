@@ -24,7 +24,7 @@ class Stopped(Exception):
 
 
 class Progress:
-    """Saves a pull's counts and heartbeat after each page, with one small UPDATE.
+    """Saves a pull's counts and heartbeat with each save of its pages, with one small UPDATE.
 
     Plain SQL, made once per pull: a sync saves progress after every page, and the ORM
     compiling this UPDATE each time costs more than running it does (measured in
@@ -48,8 +48,8 @@ class Progress:
             f"WHERE {column('id')} = %s AND {column('status')} = %s"
         )
 
-    def save(self, result):
-        """Add one stored page's counts (a store.PageResult) to the pull, and beat."""
+    def save(self, result, pages=1):
+        """Add the counts of `pages` stored pages (a store.PageResult) to the pull, and beat."""
         if self.db.vendor == "postgresql" and not self.db.in_atomic_block:
             # A page with nothing to write (most of a re-sync): its counts need not wait for the
             # WAL to reach the disk. A server crash may lose the last of these counts, never a
@@ -59,13 +59,13 @@ class Progress:
             with transaction.atomic(using=self.db.alias):
                 with self.db.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                self._save(result)
+                self._save(result, pages)
         else:
-            self._save(result)
+            self._save(result, pages)
 
-    def _save(self, result):
+    def _save(self, result, pages):
         now = self.db.ops.adapt_datetimefield_value(timezone.now())
-        params = [1, result.fetched, result.created, result.updated, result.unchanged, now, self.pull_id, FETCHING]
+        params = [pages, result.fetched, result.created, result.updated, result.unchanged, now, self.pull_id, FETCHING]
         with self.db.cursor() as cursor:
             cursor.execute(self.sql, params)
             if cursor.rowcount != 1:

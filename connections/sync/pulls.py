@@ -3,9 +3,10 @@
 The django-q2 task (`tasks.run_pull`), the `sync_connection` command and the tests
 all call it. A pull is claimed with a filtered update whose row count is checked, so
 a task delivered twice, or after the command took its pull over, does nothing. Pages
-are upserted one transaction each (`store`), together with the pull's counts
-(`progress`), so a crash leaves whole pages and counts that match them; a page with
-nothing new or changed saves only the counts. Every later write to the pull is filtered
+are saved a few at a time (`store.PendingPages`: at least every SYNC_SAVE_SECONDS, and as
+soon as SYNC_SAVE_ROWS records wait to be written), each save one transaction together with
+the pull's counts (`progress`), so a crash leaves whole saves and counts that match them;
+pages with nothing new or changed save only the counts. Every later write to the pull is filtered
 on its status too: a pull cancelled (or failed by the watchdog) under a running worker
 stops at the next page instead of being overwritten. How it ends is `outcomes`.
 
@@ -15,6 +16,7 @@ table at most once.
 """
 
 import logging
+import time
 import traceback
 from datetime import timedelta
 
@@ -34,11 +36,12 @@ from .prefetch import Prefetch
 from .progress import Heartbeat, Progress, Stopped
 from .queueing import queue_pull
 from .retrying import RetryReport
-from .store import PageStore, upsert_page
+from .store import PageStore, PendingPages
 
 logger = logging.getLogger(__name__)
 
 P = PullOperation.Status
+READ_AHEAD = 8  # pages
 ERROR_STATUS = {
     ErrorKind.AUTH: P.AUTH_ERROR,
     ErrorKind.TRANSIENT: P.FETCH_ERROR,
@@ -60,9 +63,10 @@ def sync(pull, *, on_page=None):
     """Run one queued pull operation to its end and return it, refreshed.
 
     Claims the pull (Queued → Fetching) or, when it is no longer queued, does nothing.
-    Reads the data type page by page through the provider, upserts each page, saves
-    counts and heartbeat after every page, and ends Complete or with the status of
-    the failure. `on_page(pull)` is called after each saved page (progress bars).
+    Reads the data type page by page through the provider, saves the pages with their
+    counts and heartbeat a few at a time (see the module's docstring), and ends Complete or
+    with the status of the failure. `on_page(pull)` is called after each save (progress
+    bars); with SYNC_SAVE_SECONDS at 0 every page is saved on its own.
     """
     # Read once, fresh, for the whole pull: its status and integration decide whether it runs.
     pull.connection = Connection.objects.select_related("integration").get(pk=pull.connection_id)
@@ -201,8 +205,11 @@ class _PullRun:
                 lazy=self.store.lazy,
                 on_retry=self.retries,  # the provider's retries, saved on the pull
             )
-            # The reader thread also maps each page (what is not known from its bytes).
-            self.pages = Prefetch(pages, prepare=self.store.prepare)
+            # The reader thread also maps each page (what is not known from its bytes). It reads
+            # up to READ_AHEAD pages ahead: more than a save holds (SYNC_SAVE_ROWS), so it keeps
+            # reading while the database writes one (4.6 -> 3.9 s a full sync on PostgreSQL
+            # against 2 pages ahead, benchmarks/README.md); memory stays flat all the same.
+            self.pages = Prefetch(pages, prepare=self.store.prepare, depth=READ_AHEAD)
         except Exception as error:  # handled by run(), after the claim is committed, as if raised there
             self.refusal = error
 
@@ -220,11 +227,17 @@ class _PullRun:
                 if self.refusal is not None:
                     raise self.refusal
             self.progress = Progress(pull)
+            self.pending = PendingPages(self.store)
+            self.saved_at = time.monotonic()
             try:
                 for page in self.pages:
-                    self._save_page(page)
+                    self._add_page(page)
+            except ProviderError:
+                self._save_pending()  # the pages read before the failure are kept
+                raise
             finally:
                 self.close()
+            self._save_pending()
             complete(pull, self.store)
             return True
         except Stopped:
@@ -287,17 +300,26 @@ class _PullRun:
             )
         return provider, integration.effective_settings()
 
-    def _save_page(self, page):
+    def _add_page(self, page):
         pull = self.pull
-        # The progress is saved in the page's transaction; Stopped from it rolls the page back.
-        result = upsert_page(self.store, page, self.progress.save)
+        result = self.pending.add(page)
         pull.pages_fetched += 1
         pull.records_fetched += result.fetched
         pull.records_created += result.created
         pull.records_updated += result.updated
         pull.records_unchanged += result.unchanged
+        due = time.monotonic() - self.saved_at >= settings.SYNC_SAVE_SECONDS
+        if due or len(self.pending.rows) >= settings.SYNC_SAVE_ROWS:
+            self._save_pending()
+
+    def _save_pending(self):
+        # The progress is saved in the pages' transaction; Stopped from it rolls them back.
+        if not self.pending.pages:
+            return
+        self.pending.save(self.progress.save)
+        self.saved_at = time.monotonic()
         if self.on_page is not None:
-            self.on_page(pull)
+            self.on_page(self.pull)
 
     def _scrub(self, text):
         for value in self.credentials.values():

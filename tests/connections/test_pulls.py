@@ -171,7 +171,8 @@ def test_it_does_nothing_for_a_pull_that_is_no_longer_queued(clearbooks, sandbox
     assert stored(connection, "paymentMethods").count() == 5
 
 
-def test_a_cancelled_pull_stops_between_pages_and_keeps_what_it_saved(clearbooks, sandbox):
+def test_a_cancelled_pull_stops_between_pages_and_keeps_what_it_saved(clearbooks, sandbox, settings):
+    settings.SYNC_SAVE_SECONDS = 0  # every page saved on its own
     connection, _ = linked(sandbox, **SMALL)
     pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, full=True, enqueue=False)
 
@@ -286,7 +287,7 @@ def test_an_unexpected_error_ends_internal_error_with_a_traceback_but_no_key(cle
     def broken(*args, **kwargs):
         raise RuntimeError(f"boom while talking with key {key}")
 
-    monkeypatch.setattr("connections.sync.pulls.upsert_page", broken)
+    monkeypatch.setattr(record_store.PendingPages, "save", broken)
     pull = run(connection, "paymentMethods")
 
     assert pull.status == P.INTERNAL_ERROR
@@ -306,7 +307,7 @@ def test_a_lost_database_connection_ends_the_pull_and_queues_it_again_once(clear
     def lost(*args, **kwargs):
         raise OperationalError("terminating connection due to administrator command")
 
-    monkeypatch.setattr("connections.sync.pulls.upsert_page", lost)
+    monkeypatch.setattr(record_store.PendingPages, "save", lost)
     pull = run(connection, "paymentMethods", full=True, trigger=trigger)
 
     assert pull.status == P.INTERNAL_ERROR
@@ -345,7 +346,7 @@ def test_attributes_with_other_characters_are_stored_and_read_back_as_received(c
     store = record_store.PageStore(pull)
     attributes = {"company_name": "Café Zoë Ltd £", "notes": "naïve \u2013 ok"}
     upsert = record_store.upsert_page(
-        store, [NormalizedRecord(id="1", name="Café", attributes=attributes)], lambda r: 0
+        store, [NormalizedRecord(id="1", name="Café", attributes=attributes)], lambda *counts: 0
     )
 
     assert upsert.created == 1
@@ -369,7 +370,8 @@ def record_statements(queries):
     return [q["sql"] for q in queries if "connections_record" in q["sql"]]
 
 
-def test_an_unchanged_book_only_reads_hashes_of_its_records_and_saves_progress_per_page(clearbooks, sandbox):
+def test_an_unchanged_book_only_reads_hashes_of_its_records_and_saves_progress_per_page(clearbooks, sandbox, settings):
+    settings.SYNC_SAVE_SECONDS = 0  # every page saved on its own
     connection, _ = linked(sandbox, **SMALL)
     run(connection, "invoices", full=True)
     pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, enqueue=False)
@@ -385,7 +387,8 @@ def test_an_unchanged_book_only_reads_hashes_of_its_records_and_saves_progress_p
     assert not any("attributes" in sql for sql in statements)  # hashes only, never whole rows
 
 
-def test_a_cancel_stops_a_pull_at_its_next_page_even_when_that_page_is_unchanged(clearbooks, sandbox):
+def test_a_cancel_stops_a_pull_at_its_next_page_even_when_that_page_is_unchanged(clearbooks, sandbox, settings):
+    settings.SYNC_SAVE_SECONDS = 0  # every page saved on its own
     connection, _ = linked(sandbox, **SMALL)
     run(connection, "invoices", full=True)
     pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, enqueue=False)
@@ -498,7 +501,8 @@ def test_records_stored_without_wire_hashes_are_compared_in_full_once_and_not_re
     assert run(connection, "invoices").records_unchanged == 130 and sum(mapped) == 0
 
 
-def test_a_broken_answer_in_a_re_read_ends_fetch_error_and_keeps_every_record(clearbooks, sandbox):
+def test_a_broken_answer_in_a_re_read_ends_fetch_error_and_keeps_every_record(clearbooks, sandbox, settings):
+    settings.SYNC_SAVE_SECONDS = 60  # the first page is still waiting to be saved when the second fails
     connection, key = linked(sandbox, **SMALL)
     first = run(connection, "invoices", full=True)
     before = dict(stored(connection, "invoices").values_list("remote_id", "content_hash"))
@@ -510,3 +514,41 @@ def test_a_broken_answer_in_a_re_read_ends_fetch_error_and_keeps_every_record(cl
     assert (again.pages_fetched, again.records_unchanged, again.records_deleted) == (1, 100, 0)
     assert dict(stored(connection, "invoices", is_deleted=False).values_list("remote_id", "content_hash")) == before
     assert stored(connection, "invoices", last_pull=first).count() == 130
+
+
+def progress_writes(queries):
+    return [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "records_fetched" in q["sql"]]
+
+
+@pytest.mark.parametrize(("seconds", "rows", "saves"), [(60, 500, [130]), (60, 100, [100, 130]), (0, 500, [100, 130])])
+def test_pages_are_saved_together_with_their_counts_when_a_save_is_due(
+    clearbooks, sandbox, settings, seconds, rows, saves
+):
+    # A save is due SYNC_SAVE_SECONDS after the last one, or once SYNC_SAVE_ROWS records wait.
+    settings.SYNC_SAVE_SECONDS, settings.SYNC_SAVE_ROWS = seconds, rows
+    connection, _ = linked(sandbox, **SMALL)
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, full=True, enqueue=False)
+    progress = []
+
+    with CaptureQueriesContext(db_connection) as queries:
+        ended = sync(pull, on_page=lambda running: progress.append(running.records_created))
+
+    assert progress == saves
+    assert len(progress_writes(queries.captured_queries)) == len(saves)
+    assert (ended.status, ended.pages_fetched, ended.records_created) == (P.COMPLETE, 2, 130)
+    assert stored(connection, "invoices").count() == 130
+
+
+def test_a_cancel_rolls_back_the_pages_read_since_the_last_save_and_keeps_the_saved_ones(clearbooks, sandbox, settings):
+    settings.SYNC_SAVE_SECONDS, settings.SYNC_SAVE_ROWS = 60, 200  # a save every two pages of invoices
+    connection, _ = linked(sandbox, **{**SMALL, "invoices": 350})
+    pull, _ = queue_pull(connection, "invoices", PullOperation.Trigger.MANUAL, full=True, enqueue=False)
+
+    def cancel_after_first_save(running):
+        cancel_pull(PullOperation.objects.get(pk=running.pk), reason="Cancelled by the test.")
+
+    ended = sync(pull, on_page=cancel_after_first_save)
+
+    assert ended.status == P.CANCELLED
+    assert (ended.pages_fetched, ended.records_fetched, ended.records_created) == (2, 200, 200)
+    assert stored(connection, "invoices").count() == 200  # pages 3 and 4 were read, then rolled back
