@@ -30,7 +30,7 @@ from integrations.registry import ErrorKind, ProviderError
 from ..credentials import CredentialsUnreadable, connection_credentials
 from ..events import record_event
 from ..models import Connection, ConnectionEvent, DataStatus, PullOperation
-from . import data_status
+from . import data_status, statistics
 from .outcomes import complete, deauthorize, end_pull
 from .prefetch import Prefetch
 from .progress import Heartbeat, Progress, Stopped
@@ -239,6 +239,8 @@ class _PullRun:
                 self.close()
             self._save_pending()
             complete(pull, self.store)
+            if self.store.started_empty:
+                statistics.after_first_read(pull.records_created)
             return True
         except Stopped:
             logger.info("pull %s stopped: it left Fetching under the worker", pull.pk)

@@ -552,3 +552,28 @@ def test_a_cancel_rolls_back_the_pages_read_since_the_last_save_and_keeps_the_sa
     assert ended.status == P.CANCELLED
     assert (ended.pages_fetched, ended.records_fetched, ended.records_created) == (2, 200, 200)
     assert stored(connection, "invoices").count() == 200  # pages 3 and 4 were read, then rolled back
+
+
+def test_a_large_first_read_on_postgresql_gives_the_planner_statistics_at_once(clearbooks, sandbox, monkeypatch):
+    # Without statistics PostgreSQL may look a re-read's few records up through a browsing index
+    # and read every record of the data type (connections/sync/statistics.py).
+    if db_connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics (make test-postgres)")
+    from connections.sync import statistics
+
+    monkeypatch.setattr(statistics, "LARGE_FIRST_READ", 100)
+
+    def counted():
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'connections_record'::regclass")
+            return cursor.fetchone()[0]
+
+    # More invoices than the statistics count (-1 when never analysed; other tests' rows may be).
+    invoices = max(int(counted()), 0) + 150
+    connection, _ = linked(sandbox, **{**SMALL, "invoices": invoices})
+
+    pull = run(connection, "invoices", full=True)
+
+    assert pull.records_created == invoices
+    assert counted() >= invoices
+    assert not statistics.after_first_read(invoices)  # up to date: not analysed again

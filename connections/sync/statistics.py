@@ -1,0 +1,38 @@
+"""The database planner's statistics of the record table, refreshed after a large first read.
+
+PostgreSQL plans each query from statistics that autovacuum gathers a minute or so after
+a table changes a lot. Until then, a table just filled by a first full read has none,
+every index of the record table that starts with (connection, data_type) looks equally
+cheap, and the planner may look a few records up through a browsing index, reading every
+record of the data type: a re-read of 20,000 invoices right after their first read took
+2.5 s instead of 0.8 s (benchmarks/README.md). So after a first read that stored many
+records, the table is analysed at once when its statistics count fewer rows than that read
+alone stored (a table never analysed counts -1).
+SQLite needs none of this: without statistics its planner takes the index that matches
+the most columns, the unique one.
+"""
+
+from django.db import connections, router
+
+from ..models import Record
+
+# A first read that created fewer records leaves the planner's estimates about right.
+LARGE_FIRST_READ = 1000
+
+
+def after_first_read(created: int) -> bool:
+    """ANALYZE the record table (PostgreSQL) when its statistics count fewer rows than a first
+    read just created; True when it did. Skipped, not waited for, when a VACUUM or another
+    ANALYZE holds the table: that one brings the statistics up to date."""
+    db = connections[router.db_for_write(Record)]
+    if created < LARGE_FIRST_READ or db.vendor != "postgresql":
+        return False
+    table = Record._meta.db_table
+    with db.cursor() as cursor:
+        # The rows the last ANALYZE or VACUUM saw (autovacuum's or ours), kept in the catalogue.
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        (counted,) = cursor.fetchone()
+        if counted >= created:
+            return False
+        cursor.execute(f"ANALYZE (SKIP_LOCKED) {db.ops.quote_name(table)}")
+    return True
