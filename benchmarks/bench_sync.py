@@ -19,7 +19,9 @@ after 1% of the records changed.
 - **naive**: plain zeep calls (zeep's own deserialisation) and `update_or_create` per
   record. It is slow, so it runs on the first pages only (--naive-invoices and
   --naive-entities records) and its rate is extrapolated to the whole data set.
-- **entities**: the incremental re-sync of 1% of the entities, at 5,000 and at 50,000.
+- **entities**: the incremental re-sync of 1% of the entities, at 5,000 and at 50,000; then
+  of as many changes as 1% of 5,000 (50) at both sizes, which shows whether the cost
+  follows the book's size or only its changes.
 
 The sandbox runs as a separate process (`manage.py clearbooks_sandbox`), so its books
 and its CPU are not the measured process's. Every measured side runs in a fresh child
@@ -182,9 +184,16 @@ def child_entities(base_url, scale):
         changed[name] = int(count * scale * CHANGED)
         control.touch(key, name, changed[name])
     resync = {name: run(name, False) for name in ENTITIES}
+    # Then as many changes at any size as 1% makes at 1x: whether the cost follows the size.
+    same = {}
+    for name, count in (("customers", CUSTOMERS), ("suppliers", SUPPLIERS)):
+        same[name] = int(count * CHANGED)
+        control.touch(key, name, same[name])
+    again = {name: run(name, False) for name in ENTITIES}
     return {
         "seconds": sum(r["seconds"] for r in resync.values()),
-        "exact": all(resync[n]["updated"] == changed[n] for n in ENTITIES),
+        "same_changes_seconds": sum(r["seconds"] for r in again.values()),
+        "exact": all(resync[n]["updated"] == changed[n] and again[n]["updated"] == same[n] for n in ENTITIES),
         "read": sum(r["fetched"] for r in resync.values()),
     }
 

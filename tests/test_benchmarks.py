@@ -6,6 +6,7 @@ breaks them without breaking anything else; these runs say so in CI. They measur
 """
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -130,5 +131,6 @@ def test_the_sync_benchmark_prints_every_floor_and_goal_on_each_database_and_cou
             "memory flat when the data doubles",
         ):
             assert f"{label}: {goal}" in out, goal
+        assert re.search(rf"{label}: \(and \d+ changes at 10x the entities within 2.0x the time", out)
         # The one verdict that is about correctness, not speed: it must pass even tiny.
         assert f"PASS  {label}: every run counted exactly" in out
