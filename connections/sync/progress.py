@@ -51,7 +51,7 @@ class Progress:
     def save(self, result, pages=1):
         """Add the counts of `pages` stored pages (a store.PageResult) to the pull, and beat."""
         if self.db.vendor == "postgresql" and not self.db.in_atomic_block:
-            # A page with nothing to write (most of a re-sync): its counts need not wait for the
+            # Pages with nothing to write (most of a re-sync): their counts need not wait for the
             # WAL to reach the disk. A server crash may lose the last of these counts, never a
             # record (pages that write records commit as usual); the pull is read again anyway.
             # Waiting for that flush on every page made an invoice re-sync on PostgreSQL take

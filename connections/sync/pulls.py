@@ -8,7 +8,7 @@ soon as SYNC_SAVE_ROWS records wait to be written), each save one transaction to
 the pull's counts (`progress`), so a crash leaves whole saves and counts that match them;
 pages with nothing new or changed save only the counts. Every later write to the pull is filtered
 on its status too: a pull cancelled (or failed by the watchdog) under a running worker
-stops at the next page instead of being overwritten. How it ends is `outcomes`.
+stops at its next save, which is rolled back, instead of being overwritten. How it ends is `outcomes`.
 
 The fixed cost of a pull is kept small, because an incremental read of a few changed
 records is mostly fixed cost: the connection is read once, and each step writes each

@@ -12,9 +12,13 @@ SQLite needs none of this: without statistics its planner takes the index that m
 the most columns, the unique one.
 """
 
-from django.db import connections, router
+import logging
+
+from django.db import DatabaseError, connections, router, transaction
 
 from ..models import Record
+
+logger = logging.getLogger(__name__)
 
 # A first read that created fewer records leaves the planner's estimates about right.
 LARGE_FIRST_READ = 1000
@@ -27,6 +31,15 @@ def after_first_read(created: int) -> bool:
     db = connections[router.db_for_write(Record)]
     if created < LARGE_FIRST_READ or db.vendor != "postgresql":
         return False
+    try:
+        with transaction.atomic(using=db.alias):  # a failure leaves an outer transaction usable
+            return _analyze_when_stale(db, created)
+    except DatabaseError:  # statistics only speed up later reads: the pull has completed already
+        logger.warning("the record table's statistics were not refreshed", exc_info=True)
+        return False
+
+
+def _analyze_when_stale(db, created) -> bool:
     table = Record._meta.db_table
     with db.cursor() as cursor:
         # The rows the last ANALYZE or VACUUM saw (autovacuum's or ours), kept in the catalogue.
