@@ -31,8 +31,8 @@ LARGE_FIRST_READ = 1000
 
 def after_first_read(created: int) -> bool:
     """ANALYZE the record table (PostgreSQL) after a first read that created `created` records,
-    at least a tenth of the rows its statistics count; True when it did. Skipped, not waited for, when a VACUUM or another
-    ANALYZE holds the table: that one brings the statistics up to date."""
+    at least a tenth of the rows its statistics count; True when it did. Skipped, not waited
+    for, when a VACUUM or another ANALYZE holds the table: that one brings them up to date."""
     db = connections[router.db_for_write(Record)]
     if created < LARGE_FIRST_READ or db.vendor != "postgresql":
         return False
