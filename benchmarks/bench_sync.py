@@ -21,9 +21,10 @@ after 1% of the records changed.
   --naive-entities records) and its rate is extrapolated to the whole data set.
 - **entities**: the incremental re-sync of 1% of the entities, at 5,000 and at 50,000; and
   at 50,000 of as many changes as 1% of 5,000 (50), which shows whether the cost follows
-  the book's size or only its changes (each in a new book: an incremental read asks for
-  everything changed since the day before the last one, so a second one would read the
-  first one's changes again).
+  the book's size or only its changes. Each in a book of its own, built by the sandbox
+  during the untimed full sync: an incremental read asks for everything changed since the
+  day before the last one, so in a book an earlier round touched it would read those
+  changes again.
 
 The sandbox runs as a separate process (`manage.py clearbooks_sandbox`), so its books
 and its CPU are not the measured process's. Every measured side runs in a fresh child
@@ -73,11 +74,11 @@ def book_spec(scale):
     }
 
 
-def entity_spec(scale):
+def entity_spec(scale, book=""):
     spec = book_spec(1)
     return {
         **spec,
-        "seed": f"bench-entities-{scale}",
+        "seed": f"bench-entities-{scale}-{book}",
         "invoices": 0,
         "bills": 0,
         "customers": CUSTOMERS * scale,
@@ -172,12 +173,14 @@ def child_sync(base_url, scale):
     return out
 
 
-def child_entities(base_url, scale, changes_scale=None):
+def child_entities(base_url, scale, book, changes_scale=None):
     """The incremental re-sync of 1% of the entities (or of as many as 1% makes at
-    `changes_scale`), after a full sync of them (untimed)."""
+    `changes_scale`), after a full sync of them (untimed), in a book of its own: an
+    incremental read asks for everything changed since the day before the last one, so in
+    a book touched by an earlier run it would read that run's changes again."""
     from integrations.clearbooks.sandbox import HttpControl, make_key
 
-    key = make_key(**entity_spec(scale))
+    key = make_key(**entity_spec(scale, book))
     control = HttpControl(base_url, timeout=300)
     run = _runner(_connection(key, f"Bench entities {scale}x {time.time():.0f}"))
     for name in ENTITIES:
@@ -463,14 +466,22 @@ def main(args):
         entities = {label: {1: [], ENTITY_SCALE: []} for label in dbs}
         # And at 10x the entities with as many changes as at 1x: does the cost follow the size?
         same_changes = {label: [] for label in dbs}
-        for scale in (1, ENTITY_SCALE):
-            control.counts(make_key(**entity_spec(scale)))
-        for _ in range(options.repeat):
+        for round_number in range(options.repeat):
             for label in dbs:
                 for scale in (1, ENTITY_SCALE):
-                    entities[label][scale].append(run_child(envs[label], "entities", base_url=base_url, scale=scale))
+                    book = f"{label}-{round_number}"  # a new book each time (see child_entities)
+                    entities[label][scale].append(
+                        run_child(envs[label], "entities", base_url=base_url, scale=scale, book=book)
+                    )
                 same_changes[label].append(
-                    run_child(envs[label], "entities", base_url=base_url, scale=ENTITY_SCALE, changes_scale=1)
+                    run_child(
+                        envs[label],
+                        "entities",
+                        base_url=base_url,
+                        scale=ENTITY_SCALE,
+                        book=f"{label}-{round_number}-same",
+                        changes_scale=1,
+                    )
                 )
     finally:
         stop_sandbox(sandbox)
