@@ -3,7 +3,7 @@
 The django-q2 task (`tasks.run_pull`), the `sync_connection` command and the tests
 all call it. A pull is claimed with a filtered update whose row count is checked, so
 a task delivered twice, or after the command took its pull over, does nothing. Pages
-are saved a few at a time (`store.PendingPages`: at least every SYNC_SAVE_SECONDS, and as
+are saved a few at a time (`pending.PendingPages`: at least every SYNC_SAVE_SECONDS, and as
 soon as SYNC_SAVE_ROWS records wait to be written), each save one transaction together with
 the pull's counts (`progress`), so a crash leaves whole saves and counts that match them;
 pages with nothing new or changed save only the counts. Every later write to the pull is filtered
@@ -32,11 +32,12 @@ from ..events import record_event
 from ..models import Connection, ConnectionEvent, DataStatus, PullOperation
 from . import data_status, statistics
 from .outcomes import complete, deauthorize, end_pull
+from .pending import PendingPages
 from .prefetch import Prefetch
 from .progress import Heartbeat, Progress, Stopped
 from .queueing import queue_pull
 from .retrying import RetryReport
-from .store import PageStore, PendingPages
+from .store import PageStore
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import orjson
 import psycopg
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils import timezone
 
 from integrations.registry import WirePage
@@ -354,62 +354,6 @@ def _max_params(db) -> int:
         db.ensure_connection()  # SQLite's own limit (32766 since 3.32); Django assumes the oldest, 999
         return db.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     return db.features.max_query_params or 65535  # PostgreSQL's protocol limit
-
-
-class PendingPages:
-    """Pages compared but not written yet: written together, with their progress, in one transaction.
-
-    The sync engine saves a pull's pages a few at a time (`pulls._PullRun`): every
-    transaction costs a commit (on PostgreSQL a WAL flush, on SQLite its B-tree pages
-    written again) and the pull's progress row, whether it carries one page or five. The
-    counts of the pages pending are saved in the transaction that writes their records,
-    so a crash leaves whole saves and counts that match them, and an exception from
-    `save_progress` (the pull was cancelled) rolls every page pending back.
-    """
-
-    def __init__(self, store):
-        self.store = store
-        self._clear()
-
-    def _clear(self):
-        self.rows, self.rehash, self.pages = [], [], 0
-        self.result = PageResult()
-
-    def add(self, page) -> PageResult:
-        """Compare one page (reads only) and keep what it has to write; returns its counts."""
-        result, rows, rehash = self.store.compare(page)
-        self.rows += rows
-        self.rehash += rehash
-        self.pages += 1
-        for name in ("fetched", "created", "updated", "unchanged"):
-            setattr(self.result, name, getattr(self.result, name) + getattr(result, name))
-        return result
-
-    def save(self, save_progress):
-        """Write the pending pages and `save_progress(counts, pages)` together; nothing when none.
-
-        Pages with nothing to write save their progress alone, without a write transaction.
-        """
-        if not self.pages:
-            return
-        store = self.store
-        if self.rows or self.rehash:
-            with transaction.atomic(using=store.db.alias):
-                store.write(self.rows)
-                if self.rehash:  # the same records in other bytes (say, after an upgrade): recognised next time
-                    store.rehash(self.rehash)
-                save_progress(self.result, self.pages)
-        else:
-            save_progress(self.result, self.pages)
-        self._clear()
-
-
-def upsert_page(store, page, save_progress) -> PageResult:
-    """Store one page and its progress together (PendingPages for a single page)."""
-    pending = PendingPages(store)
-    result = pending.add(page)
-    pending.save(save_progress)
-    return result
 
 
 def mark_missing_deleted(store) -> int:

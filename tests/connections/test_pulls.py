@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from connections.credentials import store_credentials
 from connections.models import Connection, ConnectionEvent, DataStatus, PullOperation, Record
+from connections.sync import pending
 from connections.sync import store as record_store
 from connections.sync.outcomes import cancel_pull
 from connections.sync.pulls import sync
@@ -287,7 +288,7 @@ def test_an_unexpected_error_ends_internal_error_with_a_traceback_but_no_key(cle
     def broken(*args, **kwargs):
         raise RuntimeError(f"boom while talking with key {key}")
 
-    monkeypatch.setattr(record_store.PendingPages, "save", broken)
+    monkeypatch.setattr(pending.PendingPages, "save", broken)
     pull = run(connection, "paymentMethods")
 
     assert pull.status == P.INTERNAL_ERROR
@@ -307,7 +308,7 @@ def test_a_lost_database_connection_ends_the_pull_and_queues_it_again_once(clear
     def lost(*args, **kwargs):
         raise OperationalError("terminating connection due to administrator command")
 
-    monkeypatch.setattr(record_store.PendingPages, "save", lost)
+    monkeypatch.setattr(pending.PendingPages, "save", lost)
     pull = run(connection, "paymentMethods", full=True, trigger=trigger)
 
     assert pull.status == P.INTERNAL_ERROR
@@ -345,7 +346,7 @@ def test_attributes_with_other_characters_are_stored_and_read_back_as_received(c
     pull = factory.make_pull(factory.make_connection(), "customers", P.FETCHING, mode=PullOperation.Mode.FULL)
     store = record_store.PageStore(pull)
     attributes = {"company_name": "Café Zoë Ltd £", "notes": "naïve \u2013 ok"}
-    upsert = record_store.upsert_page(
+    upsert = pending.upsert_page(
         store, [NormalizedRecord(id="1", name="Café", attributes=attributes)], lambda *counts: 0
     )
 
